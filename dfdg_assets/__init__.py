@@ -1,0 +1,1 @@
+"""The DFDG data warehouse as a Dagster project."""

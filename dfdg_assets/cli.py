@@ -1,0 +1,105 @@
+"""The `dfdg` command line: generate, load (and, as they land, query, export, bench).
+
+Heavy imports happen inside each command, so a command never pays for another's start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dfdg_assets.privacy import PersonalDataSafeError, redact
+from dfdg_assets.settings import DataRoot
+
+
+class CliError(Exception):
+    """An error shown to the user as one line, exit code 2."""
+
+
+def _month(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"ugyldig måned {text!r}: brug YYYY-MM")
+    return text
+
+
+def _kommuner(text: str) -> int | list[int]:
+    if "," in text or len(text) == 3:
+        return [int(x) for x in text.split(",") if x.strip()]
+    return int(text)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from dfdg_assets.generate import generate
+
+    out = Path(args.out) if args.out else DataRoot.of(args.data_root).inbox
+    summary = generate(
+        out,
+        kommuner=args.kommuner,
+        borgere=args.borgere,
+        fra=args.fra,
+        til=args.til,
+        seed=args.seed,
+        fejlrate=args.fejlrate,
+    )
+    print(f"Genereret {summary.months} leveringer i {out} ({summary.bytes / 1e6:.1f} MB, {summary.seconds:.1f} s)")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from dfdg_assets.loader import load
+
+    root = DataRoot.of(args.data_root)
+    if not root.inbox.is_dir():
+        raise CliError(f"ingen inbox i {root.root}: kør først `dfdg generate` eller læg leveringer i {root.inbox}")
+    report = load(root, through=args.through, accept=set(args.accepter or []))
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dfdg", description="The DFDG data warehouse")
+    p.add_argument("--data-root", help="data root (default: $DFDG_DATA_ROOT or ./data)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write synthetic monthly deliveries (SPEC section 7)")
+    g.add_argument("--kommuner", type=_kommuner, default=4, help="number of municipalities, or codes (101,751)")
+    g.add_argument("--borgere", type=int, default=6000, help="citizens on benefits over the period")
+    g.add_argument("--fra", type=_month, default="2017-01")
+    g.add_argument("--til", type=_month, default="2021-03")
+    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--fejlrate", type=float, default=0.001, help="share of rows with a row-level fault")
+    g.add_argument("--out", help="inbox folder (default: the data root's inbox)")
+    g.set_defaults(func=cmd_generate)
+
+    ld = sub.add_parser("load", help="load every pending delivery through the Dagster definitions")
+    ld.add_argument("--through", type=_month, help="load deliveries up to and including this month")
+    ld.add_argument(
+        "--accepter", action="append", type=_month, metavar="YYYY-MM",
+        help="accept this month's delivery although over 1 %% of a file's rows were rejected",
+    )
+    ld.set_defaults(func=cmd_load)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "data_root", None) is None:
+        args.data_root = None
+    try:
+        return args.func(args)
+    except (CliError, PersonalDataSafeError) as e:
+        print(f"dfdg: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dfdg: afbrudt", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - one clear line, no echoed values
+        print(f"dfdg: uventet fejl ({type(e).__name__}): {redact(str(e), 200)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dimensions: time, municipality and region, organisation, citizen, education."""

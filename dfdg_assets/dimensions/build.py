@@ -1,0 +1,115 @@
+"""Pure builders of the dimension tables (polars in, polars out)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dfdg_assets import refdata
+from dfdg_assets.cpr import birth_date_expr, stable_key
+
+UNKNOWN_ORG_NAME = "Ukendt organisation"
+UNKNOWN_EDUCATION_TITLE = "Ukendt uddannelse"
+
+
+def dim_kommune() -> pl.DataFrame:
+    """One row per municipality (98): code, name, region."""
+    return refdata.kommuner().sort("kommunekode")
+
+
+def dim_region() -> pl.DataFrame:
+    """One row per region (5)."""
+    return refdata.regioner().sort("regionskode")
+
+
+def latest_snapshot(snapshots: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
+    """Each member's attributes from the latest monthly snapshot that carries it."""
+    return snapshots.sort("data_maaned", "linje").group_by(key, maintain_order=True).last()
+
+
+def dim_organisation(snapshots: pl.LazyFrame, referenced_ids: pl.Series) -> pl.DataFrame:
+    """One row per org_id: latest snapshot attributes; ids referenced by records but missing
+    from every snapshot become 'unknown' members (flagged `ukendt`)."""
+    known = (
+        latest_snapshot(snapshots, ["org_id"])
+        .select("org_id", "org_navn", "org_type", "kommunekode", pl.col("data_maaned").alias("seneste_snapshot"))
+        .collect()
+    )
+    missing = (
+        pl.DataFrame({"org_id": referenced_ids.drop_nulls().unique()})
+        .join(known, on="org_id", how="anti")
+        .with_columns(
+            pl.lit(UNKNOWN_ORG_NAME).alias("org_navn"),
+            pl.lit(None, pl.String).alias("org_type"),
+            pl.lit(None, pl.Int32).alias("kommunekode"),
+            pl.lit(None, pl.String).alias("seneste_snapshot"),
+        )
+    )
+    out = pl.concat(
+        [known.with_columns(pl.lit(False).alias("ukendt")), missing.with_columns(pl.lit(True).alias("ukendt"))]
+    ).sort("org_id")
+    return out.with_columns(stable_key(out["org_id"]).alias("org_key")).select(
+        "org_key", "org_id", "org_navn", "org_type", "kommunekode", "ukendt", "seneste_snapshot"
+    )
+
+
+def dim_uddannelse(snapshots: pl.LazyFrame, referenced: pl.DataFrame) -> pl.DataFrame:
+    """One row per (uddannelseskode, uddannelseskodetype), AMU and DUN merged (seed 5.1.4);
+    codes referenced by activities but missing from every snapshot are 'unknown' members."""
+    key = ["uddannelseskode", "uddannelseskodetype"]
+    known = (
+        latest_snapshot(snapshots, key)
+        .select(*key, "titel")
+        .collect()
+    )
+    missing = (
+        referenced.select(key)
+        .drop_nulls("uddannelseskode")
+        .unique()
+        .join(known, on=key, how="anti", nulls_equal=True)
+        .with_columns(pl.lit(UNKNOWN_EDUCATION_TITLE).alias("titel"))
+    )
+    out = pl.concat(
+        [known.with_columns(pl.lit(False).alias("ukendt")), missing.with_columns(pl.lit(True).alias("ukendt"))]
+    ).sort(key, nulls_last=True)
+    natural = out.select(
+        pl.concat_str([pl.col("uddannelseskodetype").fill_null(""), pl.col("uddannelseskode")], separator=":")
+    ).to_series()
+    return out.with_columns(stable_key(natural).alias("uddannelse_key")).select(
+        "uddannelse_key", *key, "titel", "ukendt"
+    )
+
+
+def dim_borger(snapshots: pl.LazyFrame, referenced_cprs: pl.Series, keys: pl.DataFrame) -> pl.DataFrame:
+    """One row per citizen: surrogate key, CPR, name, municipality and birth date.
+
+    The only table holding CPR numbers and names. Citizens referenced by records but absent from
+    every resident snapshot are kept with a null name (`i_folkeregister` false).
+    """
+    known = (
+        latest_snapshot(snapshots, ["cpr"])
+        .select("cpr", "fuldenavn", "kommunekode", pl.col("data_maaned").alias("seneste_snapshot"))
+        .collect()
+    )
+    missing = (
+        pl.DataFrame({"cpr": referenced_cprs.drop_nulls().unique()})
+        .join(known, on="cpr", how="anti")
+        .with_columns(
+            pl.lit(None, pl.String).alias("fuldenavn"),
+            pl.lit(None, pl.Int32).alias("kommunekode"),
+            pl.lit(None, pl.String).alias("seneste_snapshot"),
+        )
+    )
+    out = pl.concat(
+        [
+            known.with_columns(pl.lit(True).alias("i_folkeregister")),
+            missing.with_columns(pl.lit(False).alias("i_folkeregister")),
+        ]
+    )
+    return (
+        out.join(keys, on="cpr", how="left")
+        .with_columns(birth_date_expr(pl.col("cpr")).alias("foedselsdato"))
+        .select(
+            "borger_key", "cpr", "fuldenavn", "kommunekode", "foedselsdato", "i_folkeregister", "seneste_snapshot"
+        )
+        .sort("borger_key")
+    )

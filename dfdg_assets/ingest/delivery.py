@@ -1,0 +1,221 @@
+"""A delivery folder on disk: discovery, completeness, content hash and file-level checks (R12).
+
+`read_delivery` either returns every file of the delivery as an all-text polars frame, or raises
+`DeliveryRejected` naming the file, the fault and the line. It never returns part of a delivery.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from dfdg_assets import contract
+from dfdg_assets.ingest.errors import DeliveryRejected
+
+_MONTH_DIR = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_BOM = b"\xef\xbb\xbf"
+
+
+def delivery_months(inbox: Path) -> list[str]:
+    """Months ('YYYY-MM') that have a delivery folder in the inbox, sorted."""
+    if not inbox.is_dir():
+        return []
+    return sorted(p.name for p in inbox.iterdir() if p.is_dir() and _MONTH_DIR.match(p.name))
+
+
+def manifest_hash(folder: Path) -> str | None:
+    """SHA-256 of the manifest: it lists every file's hash, so it identifies the content."""
+    f = folder / contract.MANIFEST
+    return hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else None
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """Whether a delivery has fully arrived (SPEC section 2), and why not."""
+
+    month: str
+    complete: bool
+    reason: str = ""
+    content_hash: str | None = None
+
+
+def completeness(folder: Path) -> Completeness:
+    """Cheap arrival check for the sensor: manifest present, every listed file with its hash and rows."""
+    month = folder.name
+    h = manifest_hash(folder)
+    if h is None:
+        return Completeness(month, False, "manifest.json mangler")
+    try:
+        manifest = _load_manifest(folder, month)
+    except DeliveryRejected as e:
+        return Completeness(month, False, e.fault, h)
+    for name, entry in manifest["files"].items():
+        f = folder / name
+        if not f.is_file():
+            return Completeness(month, False, f"{name} mangler", h)
+        data = f.read_bytes()
+        if hashlib.sha256(data).hexdigest() != str(entry.get("sha256", "")).lower():
+            return Completeness(month, False, f"{name}: SHA-256 passer ikke (endnu ikke færdigkopieret?)", h)
+    return Completeness(month, True, "", h)
+
+
+def _load_manifest(folder: Path, month: str) -> dict:
+    f = folder / contract.MANIFEST
+    if not f.is_file():
+        raise DeliveryRejected(month, contract.MANIFEST, "manifest mangler")
+    try:
+        manifest = json.loads(f.read_bytes().removeprefix(_BOM).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        line = getattr(e, "lineno", None)
+        raise DeliveryRejected(month, contract.MANIFEST, "manifest kan ikke læses som JSON", line) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise DeliveryRejected(month, contract.MANIFEST, "manifest uden 'files'")
+    if manifest.get("data_month") != month:
+        raise DeliveryRejected(
+            month,
+            contract.MANIFEST,
+            f"data_month {str(manifest.get('data_month'))[:10]!r} passer ikke til mappen {month}",
+        )
+    for name, entry in manifest["files"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("rows"), int) or not isinstance(
+            entry.get("sha256"), str
+        ):
+            raise DeliveryRejected(month, contract.MANIFEST, f"ufuldstændig post for {name[:60]}")
+    return manifest
+
+
+@dataclass
+class DeliveryFiles:
+    """Every file of one delivery, parsed to all-text frames, plus what was noticed on the way."""
+
+    month: str
+    content_hash: str
+    frames: dict[str, pl.DataFrame]
+    delivered_rows: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_delivery(folder: Path) -> DeliveryFiles:
+    """Check a delivery at file level and parse it (R12); raise `DeliveryRejected` on any fault."""
+    month = folder.name
+    if not folder.is_dir():
+        raise DeliveryRejected(month, str(month), "ingen levering for måneden")
+    manifest = _load_manifest(folder, month)
+    listed = manifest["files"]
+    warnings = [
+        f"{p.name} står ikke i manifestet og ignoreres"
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != contract.MANIFEST and p.name not in listed
+    ]
+    frames: dict[str, pl.DataFrame] = {}
+    rows: dict[str, int] = {}
+    for spec in contract.FILES:
+        if not spec.required_in(month):
+            if spec.filename in listed:
+                warnings.append(f"{spec.filename} leveres først fra {spec.first_month} og ignoreres")
+            continue
+        if spec.filename not in listed:
+            raise DeliveryRejected(month, spec.filename, "filen står ikke i manifestet")
+        path = folder / spec.filename
+        if not path.is_file():
+            raise DeliveryRejected(month, spec.filename, "filen mangler")
+        data = path.read_bytes()
+        entry = listed[spec.filename]
+        if hashlib.sha256(data).hexdigest() != entry["sha256"].lower():
+            raise DeliveryRejected(month, spec.filename, "SHA-256 passer ikke med manifestet")
+        df = parse_csv(month, spec, data)
+        if df.height != entry["rows"]:
+            raise DeliveryRejected(
+                month,
+                spec.filename,
+                f"rækkeantal {df.height} passer ikke med manifestets {entry['rows']}",
+            )
+        frames[spec.name] = df
+        rows[spec.name] = df.height
+    return DeliveryFiles(month, manifest_hash(folder) or "", frames, rows, warnings)
+
+
+def _decode(month: str, spec: contract.DeliveryFile, data: bytes) -> str:
+    data = data.removeprefix(_BOM)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DeliveryRejected(month, spec.filename, "ikke gyldig UTF-8", line) from None
+
+
+def _header(month: str, spec: contract.DeliveryFile, text: str) -> list[str]:
+    first = text.split("\n", 1)[0].rstrip("\r")
+    if not first.strip():
+        raise DeliveryRejected(month, spec.filename, "tom fil eller tom overskriftslinje", 1)
+    try:
+        header = next(csv.reader([first], delimiter=contract.SEPARATOR, quotechar='"', strict=True))
+    except csv.Error:
+        raise DeliveryRejected(month, spec.filename, "overskriftslinjen kan ikke læses", 1) from None
+    header = [h.strip() for h in header]
+    if len(header) == 1 and any(sep in first for sep in (",", "\t", "|")):
+        raise DeliveryRejected(month, spec.filename, "forkert skilletegn (forventet ';')", 1)
+    if len(set(header)) != len(header):
+        raise DeliveryRejected(month, spec.filename, "en kolonne står to gange i overskriften", 1)
+    missing = [c for c in spec.column_names if c not in header]
+    if missing:
+        raise DeliveryRejected(month, spec.filename, f"mangler kolonne(r): {', '.join(missing)}", 1)
+    return header
+
+
+def _check_field_counts(month: str, spec: contract.DeliveryFile, text: str, width: int) -> None:
+    """Every record must have as many fields as the header (the CSV reader would pad or fail)."""
+    if '"' in text:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=contract.SEPARATOR, quotechar='"')
+        try:
+            for rec in reader:
+                if len(rec) != width and rec:
+                    raise DeliveryRejected(
+                        month,
+                        spec.filename,
+                        f"{len(rec)} felter, forventet {width}",
+                        reader.line_num,
+                    )
+        except csv.Error:
+            raise DeliveryRejected(month, spec.filename, "ulæselig linje", reader.line_num) from None
+        return
+    lines = pl.Series(text.split("\n")).str.strip_suffix("\r")
+    counts = lines.str.count_matches(contract.SEPARATOR, literal=True) + 1
+    bad = ((counts != width) & (lines.str.len_bytes() > 0)).arg_true()
+    if len(bad):
+        i = int(bad[0])
+        raise DeliveryRejected(
+            month, spec.filename, f"{int(counts[i])} felter, forventet {width}", i + 1
+        )
+
+
+def parse_csv(month: str, spec: contract.DeliveryFile, data: bytes) -> pl.DataFrame:
+    """Parse one delivery file into an all-text frame of the contract's columns plus `linje`.
+
+    `linje` is the record's line in the file (the header is line 1). Empty fields are null.
+    """
+    text = _decode(month, spec, data)
+    header = _header(month, spec, text)
+    _check_field_counts(month, spec, text, len(header))
+    try:
+        df = pl.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            separator=contract.SEPARATOR,
+            quote_char='"',
+            infer_schema=False,
+            has_header=True,
+            new_columns=header,
+        )
+    except Exception:  # the reader's own message may echo field values
+        raise DeliveryRejected(month, spec.filename, "filen kan ikke læses som CSV") from None
+    df = df.select(spec.column_names).with_columns(
+        pl.all().str.strip_chars().replace("", None)
+    )
+    return df.with_row_index("linje", offset=2).with_columns(pl.col("linje").cast(pl.Int32))

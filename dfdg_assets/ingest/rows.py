@@ -1,0 +1,257 @@
+"""Row-level checks of one delivery file (R12) and the in-file part of R3, as pure polars.
+
+Input: the all-text frame from `parse_csv`. Output: the typed rows that load, the rejected rows
+with their reasons, and counts. In order:
+1. exact duplicate rows collapse to one (counted, not rejected);
+2. every row of an id that occurs with different content is rejected (conflicting duplicate);
+3. each remaining row is checked: CPR, dates, timestamps, numbers, ISO weeks, required values,
+   known municipality code, `slutdato` not before `startdato`, value ranges.
+Unknown code-list values load and are reported as warnings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cache
+
+import polars as pl
+
+from dfdg_assets import contract, refdata
+from dfdg_assets.contract import Kind
+from dfdg_assets.cpr import valid_cpr_expr
+from dfdg_assets.weeks import month_last_day
+
+REJECTED_SCHEMA = {
+    "data_maaned": pl.String,
+    "fil": pl.String,
+    "linje": pl.Int32,
+    "aarsag": pl.String,
+    "raekke": pl.String,
+}
+CONFLICT = "modstridende dublet af id"
+
+POLARS_TYPES: dict[Kind, pl.DataType] = {
+    Kind.TEXT: pl.String(),
+    Kind.CPR: pl.String(),
+    Kind.INT: pl.Int32(),
+    Kind.DATE: pl.Date(),
+    Kind.TIMESTAMP: pl.Datetime("us"),
+    Kind.DECIMAL: pl.Float64(),
+    Kind.WEEK: pl.String(),
+}
+
+
+def raw_schema(spec: contract.DeliveryFile) -> dict[str, pl.DataType]:
+    """Columns of a raw table: data month, source line, then the contract's typed columns."""
+    return {
+        "data_maaned": pl.String(),
+        "linje": pl.Int32(),
+        **{c.name: POLARS_TYPES[c.kind] for c in spec.columns},
+    }
+
+
+@cache
+def _iso_weeks_53() -> frozenset[int]:
+    return frozenset(y for y in range(1900, 2101) if dt.date(y, 12, 28).isocalendar()[1] == 53)
+
+
+def _typed(col: contract.Column) -> pl.Expr:
+    s = pl.col(col.name)
+    match col.kind:
+        case Kind.INT:
+            return pl.when(s.str.contains(r"^-?\d{1,9}$")).then(s.cast(pl.Int32, strict=False))
+        case Kind.DECIMAL:
+            return pl.when(s.str.contains(r"^-?\d+(\.\d+)?$")).then(s.cast(pl.Float64, strict=False))
+        case Kind.DATE:
+            return pl.when(s.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
+                s.str.to_date("%Y-%m-%d", strict=False)
+            )
+        case Kind.TIMESTAMP:
+            return pl.when(s.str.contains(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")).then(
+                s.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us")
+            )
+        case Kind.WEEK:
+            year = s.str.slice(0, 4).cast(pl.Int32, strict=False)
+            week = s.str.slice(6, 2).cast(pl.Int32, strict=False)
+            ok = s.str.contains(r"^\d{4}-W\d{2}$") & (week >= 1) & (
+                (week <= 52) | ((week == 53) & year.is_in(list(_iso_weeks_53())))
+            )
+            return pl.when(ok).then(s)
+        case _:
+            return s
+
+
+_KIND_REASON = {
+    Kind.INT: "ugyldigt heltal i {c}",
+    Kind.DECIMAL: "ugyldigt tal i {c}",
+    Kind.DATE: "ugyldig dato i {c}",
+    Kind.TIMESTAMP: "ugyldigt tidspunkt i {c}",
+    Kind.WEEK: "ugyldig ISO-uge i {c}",
+}
+
+
+def _reasons(spec: contract.DeliveryFile, month: str) -> list[pl.Expr]:
+    """One expression per check, each yielding its reason text or null."""
+    out: list[pl.Expr] = []
+    not_after = month_last_day(month)
+    for col in spec.columns:
+        raw, typed = pl.col(col.name), pl.col(f"__t_{col.name}")
+        if not col.nullable:
+            out.append(pl.when(raw.is_null()).then(pl.lit(f"mangler værdi i {col.name}")))
+        if col.kind == Kind.CPR:
+            out.append(
+                pl.when(raw.is_not_null() & ~valid_cpr_expr(raw, not_after)).then(
+                    pl.lit("ugyldigt CPR-nummer")
+                )
+            )
+        elif col.kind in _KIND_REASON:
+            out.append(
+                pl.when(raw.is_not_null() & typed.is_null()).then(
+                    pl.lit(_KIND_REASON[col.kind].format(c=col.name))
+                )
+            )
+        if col.name == "kommunekode":
+            out.append(
+                pl.when(typed.is_not_null() & ~typed.is_in(list(refdata.kommunekoder()))).then(
+                    pl.lit("ukendt kommunekode")
+                )
+            )
+        if col.name in contract.VALUE_RANGES:
+            lo, hi = contract.VALUE_RANGES[col.name]
+            out.append(
+                pl.when(typed.is_not_null() & ((typed < lo) | (typed > hi))).then(
+                    pl.lit(f"{col.name} uden for {lo:g}-{hi:g}")
+                )
+            )
+    names = spec.column_names
+    if "startdato" in names and "slutdato" in names:
+        out.append(
+            pl.when(pl.col("__t_slutdato") < pl.col("__t_startdato")).then(
+                pl.lit("slutdato før startdato")
+            )
+        )
+    return out
+
+
+@dataclass
+class CheckedFile:
+    """The outcome of the row-level checks of one file."""
+
+    name: str
+    delivered: int
+    rows: pl.DataFrame  # typed rows that load
+    rejected: pl.DataFrame  # REJECTED_SCHEMA
+    exact_duplicates: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    unknown_values: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def over_threshold(self) -> bool:
+        """The 1 % rule: rejected × 100 > rows as delivered."""
+        return self.rejected.height * 100 > self.delivered
+
+
+def _reject(df: pl.DataFrame, name: str, month: str, reason: pl.Expr, cols: list[str]) -> pl.DataFrame:
+    return df.select(
+        pl.lit(month).alias("data_maaned"),
+        pl.lit(name).alias("fil"),
+        pl.col("linje"),
+        reason.alias("aarsag"),
+        pl.struct(cols).struct.json_encode().alias("raekke"),
+    )
+
+
+def check_rows(spec: contract.DeliveryFile, month: str, df: pl.DataFrame) -> CheckedFile:
+    """Apply the row-level checks to one parsed file of data month `month`."""
+    cols = spec.column_names
+    delivered = df.height
+    # 1. exact duplicates collapse to the first occurrence
+    dedup = df.unique(subset=cols, keep="first", maintain_order=True)
+    exact = delivered - dedup.height
+    # 2. an id with more than one distinct content: every row of it is rejected
+    rejected_parts: list[pl.DataFrame] = []
+    if spec.key:
+        key = list(spec.key)
+        counts = dedup.group_by(key).len()
+        conflicted = counts.filter(pl.col("len") > 1).drop("len")
+        if conflicted.height:
+            keyed = dedup.join(conflicted, on=key, how="semi")
+            rejected_parts.append(_reject(keyed, spec.name, month, pl.lit(CONFLICT), cols))
+            dedup = dedup.join(conflicted, on=key, how="anti")
+    # 3. value checks
+    typed = dedup.with_columns(_typed(c).alias(f"__t_{c.name}") for c in spec.columns)
+    reasons = _reasons(spec, month)
+    typed = typed.with_columns(
+        pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("__aarsag")
+        if reasons
+        else pl.lit(None, pl.String).alias("__aarsag")
+    ).with_columns(pl.col("__aarsag").replace("", None))
+    bad = typed.filter(pl.col("__aarsag").is_not_null())
+    if bad.height:
+        rejected_parts.append(_reject(bad, spec.name, month, pl.col("__aarsag"), cols))
+    good = typed.filter(pl.col("__aarsag").is_null()).select(
+        pl.lit(month).alias("data_maaned"),
+        pl.col("linje"),
+        *[pl.col(f"__t_{c.name}").cast(POLARS_TYPES[c.kind]).alias(c.name) for c in spec.columns],
+    )
+    rejected = (
+        pl.concat(rejected_parts).sort("linje")
+        if rejected_parts
+        else pl.DataFrame(schema=REJECTED_SCHEMA)
+    )
+    by_reason: dict[str, int] = {}
+    if rejected.height:
+        for reason, n in (
+            rejected.select(pl.col("aarsag").str.split("; ").alias("a"))
+            .explode("a")
+            .group_by("a")
+            .len()
+            .sort("a")
+            .iter_rows()
+        ):
+            by_reason[reason] = n
+    return CheckedFile(
+        spec.name,
+        delivered,
+        good,
+        rejected,
+        exact_duplicates=exact,
+        rejected_by_reason=by_reason,
+        unknown_values=unknown_code_values(spec.name, good),
+    )
+
+
+def unknown_code_values(name: str, df: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """Per code-list column, the values not in the known lists and how many rows carry each."""
+    lists = refdata.value_lists()
+    out: dict[str, dict[str, int]] = {}
+    for col in contract.CODE_LIST_COLUMNS.get(name, ()):
+        known = lists.get(col)
+        if col == "visitationskategori":
+            known = frozenset(refdata.visitation_pairs()["visitationskategori"].to_list())
+        if not known or col not in df.columns:
+            continue
+        unknown = (
+            df.filter(pl.col(col).is_not_null() & ~pl.col(col).is_in(list(known)))
+            .group_by(col)
+            .len()
+            .sort(col)
+        )
+        if unknown.height:
+            out[col] = dict(unknown.iter_rows())
+    if name == "visitation" and df.height:
+        pairs = refdata.visitation_pairs()
+        generic = pairs.filter(pl.col("ydelsesgruppe") == "Alle")["visitationskategori"].to_list()
+        unknown_pairs = (
+            df.filter(~pl.col("visitationskategori").is_in(generic))
+            .join(pairs, on=["ydelsesgruppe", "visitationskategori"], how="anti")
+            .group_by("ydelsesgruppe", "visitationskategori")
+            .len()
+            .sort("ydelsesgruppe", "visitationskategori")
+        )
+        if unknown_pairs.height:
+            out["(ydelsesgruppe, visitationskategori)"] = {
+                f"{g} / {k}": n for g, k, n in unknown_pairs.iter_rows()
+            }
+    return out

@@ -1,0 +1,146 @@
+"""`dfdg load`: every pending delivery through the same Dagster definitions, recorded in the
+persistent instance under the data root (so the runs show in `dagster dev`), with progress."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
+from dfdg_assets.orchestration.ledger import delivery_tags, inbox_state, pending_deliveries, plan_rollout
+from dfdg_assets.privacy import redact
+from dfdg_assets.settings import DataRoot
+from dfdg_assets.storage import Warehouse
+from dfdg_assets.weeks import month_key
+
+INSTANCE_YAML = """\
+# The Dagster instance of this data root (created by dfdg). Runs that write the warehouse carry
+# the tag dfdg/skriver and run one at a time; others queue behind them.
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    tag_concurrency_limits:
+      - key: "dfdg/skriver"
+        limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def open_instance(root: DataRoot) -> dg.DagsterInstance:
+    """The persistent Dagster instance under the data root (created on first use)."""
+    home = root.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text(INSTANCE_YAML, encoding="utf-8")
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def _run_config(root: DataRoot, accept: bool = False) -> dict:
+    cfg: dict = {
+        "resources": {"data_root": {"config": {"root": str(root.root)}}},
+        "loggers": {"console": {"config": {"log_level": "ERROR"}}},
+    }
+    if accept:
+        cfg["ops"] = {"raw_levering": {"config": {"accepter_afviste_raekker": True}}}
+    return cfg
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """The failure descriptions of a failed run (our texts carry no personal data; redacted anyway)."""
+    msgs = []
+    for ev in result.all_events:
+        if ev.event_type == dg.DagsterEventType.STEP_FAILURE and ev.step_failure_data:
+            err = ev.step_failure_data.error
+            msg = err.message if err else ""
+            msgs.append(redact(msg.split(": ", 1)[-1].strip(), 2000))
+    return "; ".join(msgs) or "kørslen fejlede"
+
+
+@dataclass
+class LoadReport:
+    loaded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    incomplete: dict[str, str] = field(default_factory=dict)
+    rollout: tuple[str, str] | None = None
+    rollout_failed: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.rollout_failed is None
+
+
+def load(
+    root: DataRoot,
+    through: str | None = None,
+    accept: set[str] | None = None,
+    out: Callable[[str], None] = print,
+) -> LoadReport:
+    """Ingest every pending delivery (one run each, in month order), then roll out every affected
+    month in one run. A rejected delivery is reported and the others still load."""
+    from dfdg_assets.definitions import defs
+
+    t0 = time.perf_counter()
+    accept = accept or set()
+    report = LoadReport()
+    instance = open_instance(root)
+    wh = Warehouse(root.warehouse)
+    wh.clean_temp_files()
+    states, _ = inbox_state(root.inbox)
+    for s in states:
+        if not s.complete and (through is None or s.month <= through):
+            report.incomplete[s.month] = s.reason
+            out(f"  {s.month} springes over: ufuldstændig ({s.reason})")
+    pending = pending_deliveries(instance, states, through)
+    if not pending:
+        out("Ingen nye leveringer at indlæse.")
+    ingest = defs.resolve_job_def(INGEST_JOB)
+    width = len(str(len(pending)))
+    for i, s in enumerate(pending, 1):
+        t = time.perf_counter()
+        result = ingest.execute_in_process(
+            instance=instance,
+            partition_key=month_key(s.month),
+            run_config=_run_config(root, s.month in accept),
+            tags=delivery_tags(s.month, s.content_hash or ""),
+            raise_on_error=False,
+        )
+        took = time.perf_counter() - t
+        if result.success:
+            report.loaded.append(s.month)
+            out(f"[{i:>{width}}/{len(pending)}] {s.month} indlæst ({took:.1f} s)")
+        else:
+            report.failed[s.month] = failure_text(result)
+            out(f"[{i:>{width}}/{len(pending)}] {s.month} AFVIST: {report.failed[s.month]}")
+
+    plan = plan_rollout(instance, wh)
+    if plan:
+        t = time.perf_counter()
+        out(f"Udruller {plan.first}..{plan.last} ({plan.months} måneder) i én kørsel …")
+        result = defs.resolve_job_def(ROLLOUT_JOB).execute_in_process(
+            instance=instance, run_config=_run_config(root), tags=plan.tags, raise_on_error=False
+        )
+        report.rollout = (plan.first, plan.last)
+        if result.success:
+            out(f"Udrulning færdig ({time.perf_counter() - t:.1f} s)")
+        else:
+            report.rollout_failed = failure_text(result)
+            out(f"Udrulning FEJLEDE: {report.rollout_failed}")
+    report.seconds = time.perf_counter() - t0
+    out(
+        f"Færdig på {report.seconds:.1f} s: {len(report.loaded)} indlæst, {len(report.failed)} afvist, "
+        f"{len(report.incomplete)} ufuldstændige."
+    )
+    return report
+
+
+def ensure_inbox(root: DataRoot) -> Path:
+    root.inbox.mkdir(parents=True, exist_ok=True)
+    return root.inbox

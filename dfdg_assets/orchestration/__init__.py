@@ -1,0 +1,1 @@
+"""Jobs, the delivery sensor, the monthly schedule, and the bookkeeping they share."""

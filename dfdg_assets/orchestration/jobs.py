@@ -1,0 +1,34 @@
+"""The two jobs: ingest one delivery, and roll out a range of months (in one run)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dfdg_assets.dimensions.assets import INGEST_DIMENSIONS, ROLLOUT_DIMENSIONS
+from dfdg_assets.partitions import data_months
+from dfdg_assets.raw.assets import raw_levering
+from dfdg_assets.staging.assets import STAGING_ASSETS
+
+INGEST_JOB = "indlaes_levering"
+ROLLOUT_JOB = "udrul_maaneder"
+WRITER_TAG = {"dfdg/skriver": "ja"}  # the instance runs one writing run at a time
+
+INGEST_ASSETS = [raw_levering, *STAGING_ASSETS, *INGEST_DIMENSIONS]
+ROLLOUT_ASSETS = [*ROLLOUT_DIMENSIONS]
+
+ingest_job = dg.define_asset_job(
+    INGEST_JOB,
+    selection=dg.AssetSelection.assets(*INGEST_ASSETS),
+    description="Ingest one monthly delivery: raw tables, the current state of every record (R3), dimensions.",
+    tags=WRITER_TAG,
+    executor_def=dg.in_process_executor,
+)
+
+rollout_job = dg.define_asset_job(
+    ROLLOUT_JOB,
+    selection=dg.AssetSelection.assets(*ROLLOUT_ASSETS),
+    partitions_def=data_months,
+    description="Roll out the weeks of a range of data months in one run (R1, R5-R7, R11).",
+    tags=WRITER_TAG,
+    executor_def=dg.in_process_executor,
+)

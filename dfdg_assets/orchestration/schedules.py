@@ -1,0 +1,37 @@
+"""The monthly schedule: on the 11th, load the previous month's delivery, or skip with the reason."""
+
+
+import dagster as dg
+
+from dfdg_assets.ingest.delivery import completeness
+from dfdg_assets.orchestration.jobs import ingest_job
+from dfdg_assets.orchestration.ledger import is_loaded
+from dfdg_assets.orchestration.sensors import ingest_request
+from dfdg_assets.resources import DataRootResource
+from dfdg_assets.weeks import add_months
+
+
+def month_due(scheduled: object) -> str:
+    """The data month a tick on a given date asks for: the previous calendar month."""
+    return add_months(f"{scheduled.year:04d}-{scheduled.month:02d}", -1)  # type: ignore[attr-defined]
+
+
+@dg.schedule(
+    name="maanedlig_indlaesning",
+    cron_schedule="0 6 11 * *",
+    execution_timezone="Europe/Copenhagen",
+    job=ingest_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="On the 11th at 06:00 (deliveries are due by the 10th): ingest the previous month's delivery.",
+)
+def maanedlig_indlaesning(context: dg.ScheduleEvaluationContext, data_root: DataRootResource):
+    month = month_due(context.scheduled_execution_time)
+    folder = data_root.inbox / month
+    if not folder.is_dir():
+        return dg.SkipReason(f"Levering for {month} er ikke modtaget (forfalden den 10.)")
+    state = completeness(folder)
+    if not state.complete:
+        return dg.SkipReason(f"Levering for {month} er ufuldstændig: {state.reason}")
+    if is_loaded(context.instance, month, state.content_hash or ""):
+        return dg.SkipReason(f"Levering for {month} er allerede indlæst")
+    return ingest_request(month, state.content_hash or "")

@@ -1,0 +1,88 @@
+"""The delivery sensor: new or changed complete deliveries become ingest runs, ingested
+deliveries become one rollout run over every month they affect (R11)."""
+
+
+import datetime as dt
+import hashlib
+import json
+
+import dagster as dg
+
+from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB, ingest_job, rollout_job
+from dfdg_assets.orchestration.ledger import (
+    delivery_tags,
+    inbox_state,
+    is_in_flight,
+    newest_loaded_month,
+    overdue_months,
+    pending_deliveries,
+    plan_rollout,
+)
+from dfdg_assets.partitions import data_months
+from dfdg_assets.resources import DataRootResource
+from dfdg_assets.weeks import month_key
+
+
+def ingest_request(month: str, content_hash: str) -> dg.RunRequest:
+    """The run for one delivery; the run key includes the content hash, so an identical
+    re-delivery never runs twice and a corrected one does."""
+    return dg.RunRequest(
+        run_key=f"indlaes:{month}:{content_hash}",
+        job_name=INGEST_JOB,
+        partition_key=month_key(month),
+        tags=delivery_tags(month, content_hash),
+    )
+
+
+def _short(months: list[str], n: int = 6) -> str:
+    return ", ".join(months[:n]) + (f" … ({len(months)} i alt)" if len(months) > n else "")
+
+
+@dg.sensor(
+    name="nye_leveringer",
+    jobs=[ingest_job, rollout_job],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Turns new or changed complete deliveries in the inbox into ingest runs, then rolls out every affected month in one run.",
+)
+def nye_leveringer(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    states, seen = inbox_state(data_root.inbox, cursor.get("leveringer"))
+    valid = set(data_months.get_partition_keys(current_time=dt.datetime.now()))
+    notes: list[str] = []
+    for s in states:
+        if not s.complete:
+            notes.append(f"{s.month} ufuldstændig: {s.reason}")
+    requests: list[dg.RunRequest] = []
+    for s in pending_deliveries(context.instance, states):
+        if month_key(s.month) not in valid:
+            notes.append(f"{s.month} ligger uden for datamånederne og springes over")
+            continue
+        if is_in_flight(context.instance, INGEST_JOB, delivery_tags(s.month, s.content_hash)):
+            continue
+        requests.append(ingest_request(s.month, s.content_hash))
+
+    # Roll out only when no ingest is queued or running, so that a batch of deliveries arriving
+    # together becomes one rollout run.
+    if not requests and not is_in_flight(context.instance, INGEST_JOB):
+        plan = plan_rollout(context.instance, data_root.warehouse)
+        if plan and not is_in_flight(context.instance, ROLLOUT_JOB):
+            key = hashlib.sha256(",".join(plan.ingest_run_ids).encode()).hexdigest()[:20]
+            requests.append(
+                dg.RunRequest(run_key=f"udrul:{plan.first}:{plan.last}:{key}", job_name=ROLLOUT_JOB, tags=plan.tags)
+            )
+            context.log.info(f"Udrulning af {plan.first}..{plan.last} ({plan.months} måneder)")
+
+    newest = newest_loaded_month(data_root.warehouse)
+    late = overdue_months(states, dt.date.today(), newest)
+    if late:
+        notes.append(f"forfaldne leveringer: {_short(late)}")
+    for n in notes:
+        context.log.warning(n)
+    new_cursor = json.dumps({"leveringer": seen}, sort_keys=True)
+    if requests:
+        return dg.SensorResult(run_requests=requests, cursor=new_cursor)
+    return dg.SensorResult(
+        skip_reason="; ".join(notes) if notes else "ingen nye eller ændrede leveringer",
+        cursor=new_cursor,
+    )

@@ -1,0 +1,188 @@
+"""The raw layer in Dagster: one multi-asset ingests a delivery into all its raw tables at once.
+
+One step for the whole delivery, so a file-level fault in any file publishes nothing of it.
+Handles a range of months in one run (single-run backfills); a month that fails does not stop
+the others, and the step fails at the end naming every month that did.
+"""
+
+
+import dagster as dg
+
+from dfdg_assets import contract
+from dfdg_assets.guard import personal_data_guard
+from dfdg_assets.ingest.errors import DeliveryHeld, DeliveryRejected
+from dfdg_assets.partitions import data_months
+from dfdg_assets.raw.ingest import REJECTED_TABLE, IngestedDelivery, ingest_delivery, raw_table
+from dfdg_assets.resources import DataRootResource
+from dfdg_assets.schemas import SchemaViolation
+from dfdg_assets.storage.warehouse import document_table
+from dfdg_assets.weeks import month_of_key
+
+TAG_DELIVERY = "dfdg/levering"
+TAG_CONTENT = "dfdg/indhold"
+TAG_AFFECTED_FROM = "dfdg/berort_fra"
+TAG_ACCEPTED = "dfdg/accepteret_over_1_procent"
+
+_GRAIN = {
+    "visitation": "one row per visitation record (visitation_id) as delivered in the data month",
+    "aktivitet": "one row per activity record (aktivitet_id) as delivered in the data month",
+    "samtale": "one row per conversation record (samtale_id) as delivered in the data month",
+    "samtale_deltager": "one row per participant row of a conversation as delivered in the data month",
+    "ydelse": "one row per YR row (citizen, ISO week, benefit) as delivered in the data month; empty before 2020-01",
+    "borger": "one row per resident (cpr) at the end of the data month (snapshot)",
+    "organisation": "one row per organisation (org_id) at the end of the data month (snapshot)",
+    "uddannelse": "one row per education code (uddannelseskode, uddannelseskodetype) at the end of the data month (snapshot)",
+}
+for _name, _grain in _GRAIN.items():
+    document_table(raw_table(_name), _grain)
+document_table(REJECTED_TABLE, "one row per rejected delivery row: data month, file, line, reason, the row as delivered")
+
+
+class IngestConfig(dg.Config):
+    accepter_afviste_raekker: bool = False
+    """Accept a delivery although more than 1 % of a file's rows were rejected (recorded with the run)."""
+
+
+_SPECS = [
+    dg.AssetSpec(
+        raw_table(f.name),
+        group_name="raw",
+        description=f"`{f.filename}` of each monthly delivery, typed and row-checked. Grain: {_GRAIN[f.name]}.",
+        metadata={"grain": _GRAIN[f.name]},
+        kinds={"polars", "parquet"},
+    )
+    for f in contract.FILES
+] + [
+    dg.AssetSpec(
+        REJECTED_TABLE,
+        group_name="raw",
+        description="Rows moved out of a delivery by a row-level fault (R12), with the reason. Personal data: kept under the data root and pruned with retention.",
+        metadata={"grain": "one row per rejected delivery row"},
+        kinds={"polars", "parquet"},
+    )
+]
+
+_CHECKS = [
+    dg.AssetCheckSpec(
+        "ingen_afviste_raekker",
+        asset=REJECTED_TABLE,
+        description="Warns when a delivery had rows rejected by row-level faults (R12).",
+    ),
+    dg.AssetCheckSpec(
+        "kendte_kodevaerdier",
+        asset=raw_table("visitation"),
+        description="Warns when a delivery carries values outside the known value lists (loaded, flagged).",
+    ),
+]
+
+
+def _month_metadata(d: IngestedDelivery, table: str) -> dict:
+    rows = d.frames[(table, d.month)].height
+    meta: dict = {"dagster/row_count": rows, "data_maaned": d.month}
+    name = table.removeprefix("raw_")
+    if name in d.stats:
+        s = d.stats[name]
+        meta.update(
+            leveret=s["leveret"],
+            afvist=s["afvist"],
+            dubletter_sammenfaldet=s["dubletter_sammenfaldet"],
+        )
+        if s["afvist_pr_aarsag"]:
+            meta["afvist_pr_aarsag"] = dg.MetadataValue.json(s["afvist_pr_aarsag"])
+    return meta
+
+
+@dg.multi_asset(
+    specs=_SPECS,
+    check_specs=_CHECKS,
+    partitions_def=data_months,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    name="raw_levering",
+    op_tags={"dfdg/skriver": "ja"},
+)
+def raw_levering(context: dg.AssetExecutionContext, config: IngestConfig, data_root: DataRootResource):
+    """Ingest the delivery of each month in the run: file-level checks (R12) reject the whole
+    delivery; row-level faults go to raw_afviste_raekker; over 1 % rejected holds it back."""
+    done: list[IngestedDelivery] = []
+    failed: dict[str, str] = {}
+    with personal_data_guard():
+        wh = data_root.warehouse
+        for key in context.partition_keys:
+            month = month_of_key(key)
+            try:
+                d = ingest_delivery(data_root.inbox / month, wh, config.accepter_afviste_raekker)
+            except (DeliveryRejected, DeliveryHeld, SchemaViolation) as e:
+                failed[month] = str(e)
+                context.log.error(str(e))
+                continue
+            data_root.publish(d.frames)
+            for w in d.warnings:
+                context.log.warning(f"{month}: {w}")
+            if d.accepted_over_threshold:
+                context.log.warning(f"{month}: accepteret trods over 1 % afviste rækker (run config)")
+            context.log.info(
+                f"{month}: indlæst, {d.rejected_total} rækker afvist, berører måneder fra {d.affected_from}"
+            )
+            done.append(d)
+
+        if done:
+            tags = {
+                TAG_AFFECTED_FROM: min(d.affected_from for d in done),
+            }
+            if any(d.accepted_over_threshold for d in done):
+                tags[TAG_ACCEPTED] = "ja"
+            context.instance.add_run_tags(context.run_id, tags)
+
+    if failed:
+        # Record what did load, then fail naming every month that did not.
+        for d in done:
+            for spec in _SPECS:
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=spec.key,
+                        partition=f"{d.month}-01",
+                        metadata=_month_metadata(d, spec.key.path[-1]),
+                    )
+                )
+        raise dg.Failure(
+            description="; ".join(failed[m] for m in sorted(failed)),
+            metadata={"afviste_leveringer": sorted(failed)},
+        )
+
+    single = len(done) == 1
+    for spec in _SPECS:
+        table = spec.key.path[-1]
+        if single:
+            meta = _month_metadata(done[0], table)
+            meta["indhold_sha256"] = done[0].content_hash[:16]
+        else:
+            meta = {
+                "dagster/row_count": sum(d.frames[(table, d.month)].height for d in done),
+                "maaneder": len(done),
+            }
+        yield dg.MaterializeResult(asset_key=spec.key, metadata=meta)
+
+    rejected = sum(d.rejected_total for d in done)
+    yield dg.AssetCheckResult(
+        asset_key=REJECTED_TABLE,
+        check_name="ingen_afviste_raekker",
+        passed=rejected == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "afviste_raekker": rejected,
+            **{
+                f"{d.month}/{name}": s["afvist"]
+                for d in done
+                for name, s in d.stats.items()
+                if s["afvist"]
+            },
+        },
+    )
+    unknown = [w for d in done for w in d.warnings if "ukendte værdier" in w]
+    yield dg.AssetCheckResult(
+        asset_key=raw_table("visitation"),
+        check_name="kendte_kodevaerdier",
+        passed=not unknown,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"advarsler": dg.MetadataValue.md("\n".join(f"- {w}" for w in unknown[:50]) or "ingen")},
+    )

@@ -1,0 +1,96 @@
+"""Ingesting one delivery: file checks, row checks, the 1 % rule, validation (no Dagster here).
+
+Returns the frames to publish and the facts an operator wants to see; raises on any reason to
+publish nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from dfdg_assets import contract
+from dfdg_assets.ingest.delivery import read_delivery
+from dfdg_assets.ingest.errors import DeliveryHeld
+from dfdg_assets.ingest.rows import REJECTED_SCHEMA, check_rows, raw_schema
+from dfdg_assets.privacy import safe_value
+from dfdg_assets.schemas import raw_table_schema, rejected_schema, validate
+from dfdg_assets.staging.versions import affected_from_month, earliest_affected_date
+from dfdg_assets.storage import Warehouse
+
+REJECTED_TABLE = "raw_afviste_raekker"
+
+
+def raw_table(name: str) -> str:
+    return f"raw_{name}"
+
+
+RAW_TABLES = [raw_table(f.name) for f in contract.FILES] + [REJECTED_TABLE]
+
+
+@dataclass
+class IngestedDelivery:
+    month: str
+    content_hash: str
+    frames: dict[tuple[str, str], pl.DataFrame]
+    affected_from: str
+    stats: dict[str, dict] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    rejected_total: int = 0
+    accepted_over_threshold: bool = False
+
+
+def ingest_delivery(folder: Path, warehouse: Warehouse, accept_over_threshold: bool) -> IngestedDelivery:
+    """Check and type one delivery; raise DeliveryRejected/DeliveryHeld/SchemaViolation to publish nothing."""
+    files = read_delivery(folder)
+    month = files.month
+    checked = {
+        spec.name: check_rows(spec, month, files.frames[spec.name])
+        for spec in contract.FILES
+        if spec.name in files.frames
+    }
+    over = {n: (c.rejected.height, c.delivered) for n, c in checked.items() if c.over_threshold}
+    if over and not accept_over_threshold:
+        raise DeliveryHeld(month, over)
+
+    frames: dict[tuple[str, str], pl.DataFrame] = {}
+    stats: dict[str, dict] = {}
+    warnings = list(files.warnings)
+    for spec in contract.FILES:
+        c = checked.get(spec.name)
+        rows = c.rows if c else pl.DataFrame(schema=raw_schema(spec))
+        frames[(raw_table(spec.name), month)] = validate(rows, raw_table_schema(spec, month))
+        if c is None:
+            continue
+        stats[spec.name] = {
+            "leveret": c.delivered,
+            "indlaest": c.rows.height,
+            "afvist": c.rejected.height,
+            "dubletter_sammenfaldet": c.exact_duplicates,
+            "afvist_pr_aarsag": c.rejected_by_reason,
+        }
+        for col, values in c.unknown_values.items():
+            shown = ", ".join(f"{safe_value(v)} ({n})" for v, n in list(values.items())[:10])
+            warnings.append(f"{spec.filename}: ukendte værdier i {col}: {shown}")
+    rejected = [c.rejected for c in checked.values() if c.rejected.height]
+    rejected_df = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
+    frames[(REJECTED_TABLE, month)] = validate(rejected_df, rejected_schema(month))
+
+    history = {
+        name: warehouse.scan(raw_table(name), schema=raw_schema(contract.FILES_BY_NAME[name]))
+        for name in ("visitation", "aktivitet", "samtale")
+    }
+    delivery_rows = {spec.name: c.rows for spec in contract.FILES if (c := checked.get(spec.name))}
+    earliest = earliest_affected_date(delivery_rows, history)
+    return IngestedDelivery(
+        month=month,
+        content_hash=files.content_hash,
+        frames=frames,
+        affected_from=affected_from_month(earliest, month),
+        stats=stats,
+        warnings=warnings,
+        rejected_total=rejected_df.height,
+        accepted_over_threshold=bool(over),
+    )

@@ -1,0 +1,40 @@
+"""The data root as a Dagster resource: inbox, warehouse and catalogue, resolved at run time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from dfdg_assets.settings import ENV_DATA_ROOT, DataRoot
+from dfdg_assets.storage import Warehouse
+
+
+class DataRootResource(dg.ConfigurableResource):
+    """Where the inbox, the warehouse, the exports and the Dagster home live.
+
+    `root` from config; when not set, `DFDG_DATA_ROOT`, else `./data` (read when a run starts).
+    """
+
+    root: str | None = Field(default=None, description="The data root folder")
+
+    @property
+    def paths(self) -> DataRoot:
+        return DataRoot.of(self.root or os.environ.get(ENV_DATA_ROOT) or "data")
+
+    @property
+    def inbox(self) -> Path:
+        return self.paths.inbox
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.paths.warehouse)
+
+    def publish(self, frames: dict[tuple[str, str], pl.DataFrame]) -> None:
+        """Write partitions atomically, then refresh the catalogue so SQL readers see them."""
+        wh = self.warehouse
+        wh.write_many(frames)
+        wh.refresh_catalogue(self.paths.catalogue)

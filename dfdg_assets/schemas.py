@@ -1,0 +1,104 @@
+"""pandera schemas for every table, and an eager validator whose errors carry no personal data.
+
+pandera's polars backend checks only the schema of a LazyFrame; the product always validates
+collected DataFrames, so the checks run on the data. pandera's own error texts quote failing
+values (CPR numbers among them), so `validate` re-raises with counts per column and check only.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from dfdg_assets import contract, refdata
+from dfdg_assets.ingest.rows import REJECTED_SCHEMA, raw_schema
+from dfdg_assets.privacy import PersonalDataSafeError
+
+
+class SchemaViolation(PersonalDataSafeError):
+    """A table failed its schema; the text names columns, checks and counts only."""
+
+
+def validate(df: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
+    """Validate eagerly; on failure raise `SchemaViolation` without any value in its text."""
+    try:
+        return schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as e:
+        cases = e.failure_cases
+        summary = (
+            cases.group_by(pl.col("column").fill_null("<tabel>"), "check")
+            .len()
+            .sort("column", "check")
+        )
+        parts = [f"{c}: {chk} ({n} rækker)" for c, chk, n in summary.iter_rows()]
+        raise SchemaViolation(
+            f"{schema.name or 'tabel'} opfylder ikke sit skema: " + "; ".join(parts)
+        ) from None
+    except pa.errors.SchemaError as e:
+        col = getattr(e, "column_name", None) or "<tabel>"
+        raise SchemaViolation(
+            f"{schema.name or 'tabel'} opfylder ikke sit skema: {col}: {type(e).__name__}"
+        ) from None
+
+
+_CPR = pa.Check.str_matches(r"^\d{10}$")
+
+
+def _month_check(month: str | None) -> list[pa.Check]:
+    return [pa.Check.eq(month)] if month else [pa.Check.str_matches(r"^\d{4}-\d{2}$")]
+
+
+def raw_table_schema(spec: contract.DeliveryFile, month: str | None = None) -> pa.DataFrameSchema:
+    """A raw delivery table: the contract's typed columns; ids unique after the in-file R3."""
+    cols: dict[str, pa.Column] = {}
+    for name, dtype in raw_schema(spec).items():
+        col = spec.column(name) if name in spec.column_names else None
+        checks: list[pa.Check] = []
+        if name == "data_maaned":
+            checks = _month_check(month)
+        elif col is not None and col.kind == contract.Kind.CPR:
+            checks = [_CPR]
+        elif name == "kommunekode":
+            checks = [pa.Check.isin(sorted(refdata.kommunekoder()))]
+        elif name in contract.VALUE_RANGES:
+            lo, hi = contract.VALUE_RANGES[name]
+            checks = [pa.Check.in_range(lo, hi)]
+        cols[name] = pa.Column(
+            dtype, checks=checks, nullable=bool(col and col.nullable), coerce=False
+        )
+    return pa.DataFrameSchema(
+        cols,
+        strict=True,
+        unique=list(spec.key) if spec.key else None,
+        name=f"raw_{spec.name}",
+    )
+
+
+def rejected_schema(month: str | None = None) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "data_maaned": pa.Column(pl.String, _month_check(month)),
+            "fil": pa.Column(pl.String, pa.Check.isin([f.name for f in contract.FILES])),
+            "linje": pa.Column(pl.Int32, pa.Check.ge(2)),
+            "aarsag": pa.Column(pl.String),
+            "raekke": pa.Column(pl.String),
+        },
+        strict=True,
+        name="raw_afviste_raekker",
+    )
+
+
+assert set(REJECTED_SCHEMA) == {"data_maaned", "fil", "linje", "aarsag", "raekke"}
+
+
+def table_schema(
+    name: str,
+    columns: dict[str, tuple[pl.DataType, bool] | tuple[pl.DataType, bool, list[pa.Check]]],
+    unique: list[str] | None = None,
+) -> pa.DataFrameSchema:
+    """A schema from {column: (dtype, nullable[, checks])}; `unique` is the table's key."""
+    cols = {}
+    for c, spec in columns.items():
+        dtype, nullable, *rest = spec
+        cols[c] = pa.Column(dtype, checks=rest[0] if rest else [], nullable=nullable)
+    return pa.DataFrameSchema(cols, strict=True, unique=unique, name=name)

@@ -1,0 +1,1 @@
+"""Staging: the current version of every record across all loaded deliveries (R3)."""

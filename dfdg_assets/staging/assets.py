@@ -1,0 +1,111 @@
+"""Staging assets: the current version of each record across all deliveries (R3), CPR replaced
+by the citizen's surrogate key. Unpartitioned: the current state spans every delivery month."""
+
+
+import dagster as dg
+import polars as pl
+
+from dfdg_assets import contract
+from dfdg_assets.cpr import surrogate_keys
+from dfdg_assets.guard import personal_data_guard
+from dfdg_assets.ingest.rows import raw_schema
+from dfdg_assets.publishing import publish_table
+from dfdg_assets.raw.ingest import raw_table
+from dfdg_assets.resources import DataRootResource
+from dfdg_assets.schemas import table_schema
+from dfdg_assets.staging.versions import current_participants, latest_version, with_borger_key
+from dfdg_assets.storage.warehouse import document_table
+
+_RECORDS = {
+    "visitation": ("visitation_id",),
+    "aktivitet": ("aktivitet_id",),
+    "samtale": ("samtale_id",),
+}
+GRAIN = {
+    "stg_visitation": "one row per visitation_id: the version from the latest delivery (R3)",
+    "stg_aktivitet": "one row per aktivitet_id: the version from the latest delivery (R3)",
+    "stg_samtale": "one row per samtale_id: the version from the latest delivery (R3)",
+    "stg_samtale_deltager": "one row per participant row of the latest delivery carrying the conversation (R3)",
+}
+for _t, _g in GRAIN.items():
+    document_table(_t, _g)
+
+
+def staging_schema(name: str) -> dict[str, pl.DataType]:
+    """Columns of a staging table: the raw columns with cpr replaced by borger_key."""
+    cols = raw_schema(contract.FILES_BY_NAME[name])
+    out: dict[str, pl.DataType] = {}
+    for c, t in cols.items():
+        if c == "cpr":
+            out["borger_key"] = pl.Int64()
+        else:
+            out[c] = t
+    return out
+
+
+def _schema(name: str, key: list[str] | None):
+    spec = contract.FILES_BY_NAME[name]
+    nullable = {c.name for c in spec.columns if c.nullable}
+    return table_schema(
+        f"stg_{name}",
+        {c: (t, c in nullable) for c, t in staging_schema(name).items()},
+        unique=key,
+    )
+
+
+def build_record_staging(wh, name: str) -> pl.DataFrame:
+    """Current versions of one record type, keyed by citizen (pure apart from reading the raw table)."""
+    spec = contract.FILES_BY_NAME[name]
+    versions = wh.scan(raw_table(name), schema=raw_schema(spec))
+    current = latest_version(versions, list(_RECORDS[name])).collect()
+    keys = surrogate_keys(current["cpr"], wh.key_secret()) if current.height else pl.Series([], dtype=pl.Int64)
+    return with_borger_key(current.lazy(), pl.DataFrame({"cpr": current["cpr"], "borger_key": keys}).unique()).collect()
+
+
+def _record_asset(name: str):
+    table = f"stg_{name}"
+
+    @dg.asset(
+        name=table,
+        group_name="staging",
+        deps=[raw_table(name)],
+        description=f"{GRAIN[table]}. Grain: {GRAIN[table]}.",
+        metadata={"grain": GRAIN[table]},
+        kinds={"polars", "parquet"},
+        op_tags={"dfdg/skriver": "ja"},
+    )
+    def _asset(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dg.MaterializeResult:
+        with personal_data_guard():
+            df = build_record_staging(data_root.warehouse, name)
+            meta = publish_table(data_root, table, df, _schema(name, list(_RECORDS[name])))
+        return dg.MaterializeResult(metadata=meta)
+
+    return _asset
+
+
+stg_visitation = _record_asset("visitation")
+stg_aktivitet = _record_asset("aktivitet")
+stg_samtale = _record_asset("samtale")
+
+
+@dg.asset(
+    group_name="staging",
+    deps=[raw_table("samtale"), raw_table("samtale_deltager")],
+    description=f"{GRAIN['stg_samtale_deltager']}.",
+    metadata={"grain": GRAIN["stg_samtale_deltager"]},
+    kinds={"polars", "parquet"},
+    op_tags={"dfdg/skriver": "ja"},
+)
+def stg_samtale_deltager(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dg.MaterializeResult:
+    with personal_data_guard():
+        wh = data_root.warehouse
+        samtaler = wh.scan(raw_table("samtale"), schema=raw_schema(contract.SAMTALE))
+        deltagere = wh.scan(raw_table("samtale_deltager"), schema=raw_schema(contract.SAMTALE_DELTAGER))
+        df = current_participants(samtaler, deltagere).sort("samtale_id", "linje").collect()
+        meta = publish_table(
+            data_root, "stg_samtale_deltager", df, _schema("samtale_deltager", None)
+        )
+    return dg.MaterializeResult(metadata=meta)
+
+
+STAGING_ASSETS = [stg_visitation, stg_aktivitet, stg_samtale, stg_samtale_deltager]
