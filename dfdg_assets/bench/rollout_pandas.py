@@ -32,9 +32,7 @@ def courses_pandas(visitations: pd.DataFrame) -> pd.DataFrame:
     """R4: one row per course; `startdato`/`slutdato` as int64 days since 1970-01-01."""
     v = visitations.copy()
     v["startdato"] = v["visitationstidspunkt"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    v = v.sort_values(
-        ["borger_key", "startdato", "visitationstidspunkt", "visitation_id"], kind="stable"
-    )
+    v = v.sort_values(["borger_key", "visitationstidspunkt", "visitation_id"], kind="stable")
     kept = v[~v.duplicated(["borger_key", "startdato"], keep="last")]
     borger = kept["borger_key"].to_numpy()
     start = kept["startdato"].to_numpy()

@@ -179,20 +179,24 @@ def choice_rows(rng: np.random.Generator, weights: np.ndarray, rows: np.ndarray)
     return np.minimum(out, weights.shape[1] - 1)
 
 
-def force_coverage(rng: np.random.Generator, codes: np.ndarray, n_values: int,
+def force_coverage(rng: np.random.Generator, codes: np.ndarray, values: Sequence[int] | int,
                    eligible: np.ndarray | None = None) -> None:
-    """Overwrite a few random elements so that every value 0..n_values-1 occurs (in place).
+    """Overwrite a few random elements so that every one of `values` occurs (in place).
 
     Used for closed value lists, so that even small samples exercise every value.
     """
+    vals = np.arange(values) if isinstance(values, int) else np.asarray(values, dtype=np.int64)
     pool = np.flatnonzero(eligible) if eligible is not None else np.arange(len(codes))
-    present = np.zeros(n_values, dtype=bool)
-    present[codes[pool]] = True
-    missing = np.flatnonzero(~present)
-    if len(missing) == 0 or len(pool) < n_values:
+    missing = np.setdiff1d(vals, codes[pool])
+    if len(missing) == 0 or len(pool) < 2 * len(vals):
         return
     at = rng.choice(pool, size=len(missing), replace=False)
     codes[at] = missing
+
+
+def prefixed(prefix: str, numbers: np.ndarray) -> pl.Series:
+    """Record ids such as V123: a prefix and a number, as text."""
+    return pl.select(pl.concat_str(pl.lit(prefix), int_text(numbers))).to_series()
 
 
 def mix64(x: np.ndarray) -> np.ndarray:

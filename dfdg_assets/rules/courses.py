@@ -35,21 +35,20 @@ def kept_visitations(visitations: pl.LazyFrame) -> pl.LazyFrame:
     still present here.
     """
     v = visitations.with_columns(pl.col("visitationstidspunkt").dt.date().alias("startdato"))
-    # One sort puts each citizen's visitations in date order with the winner of every date last.
-    v = v.sort("borger_key", "startdato", "visitationstidspunkt", "visitation_id")
-    same_day_as_next = (pl.col("borger_key") == pl.col("borger_key").shift(-1)) & (
-        pl.col("startdato") == pl.col("startdato").shift(-1)
-    )
-    kept = v.filter(~same_day_as_next.fill_null(False))
-    # Kept rows are still sorted by (borger_key, startdato) with one row per date, so the next
-    # row of the same citizen is the next kept visitation.
-    next_same_citizen = pl.col("borger_key") == pl.col("borger_key").shift(-1)
-    return kept.with_columns(
-        pl.when(next_same_citizen.fill_null(False))
+    # One sort puts each citizen's visitations in date order with the winner of every date last
+    # (the date is a function of the timestamp, so it needs no sort key of its own).
+    v = v.sort("borger_key", "visitationstidspunkt", "visitation_id")
+    next_same_citizen = (pl.col("borger_key") == pl.col("borger_key").shift(-1)).fill_null(False)
+    next_same_day = next_same_citizen & (pl.col("startdato") == pl.col("startdato").shift(-1))
+    # For the last visitation of a date (the kept one), the next row of the same citizen is the
+    # first visitation of the citizen's next date, which is the next kept visitation's date; so
+    # slutdato can be taken before the losers are filtered away (one filter, no extra copy).
+    return v.with_columns(
+        pl.when(next_same_citizen)
         .then(pl.col("startdato").shift(-1))
         .otherwise(pl.lit(OPEN_END, dtype=pl.Date))
         .alias("slutdato")
-    )
+    ).filter(~next_same_day)
 
 
 def build_courses(visitations: pl.LazyFrame) -> pl.LazyFrame:
