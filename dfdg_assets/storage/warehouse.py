@@ -2,17 +2,22 @@
 
 Layout under `<data root>/warehouse/`:
 
-    <table>/<YYYY-MM>.parquet     a monthly partition of a partitioned table
-    <table>/alle.parquet          an unpartitioned table
-    dfdg.duckdb                   the catalogue: one view per table over its Parquet files
+    <table>/<YYYY-MM>.parquet            the current version of a monthly partition
+    <table>/alle.parquet                 the current version of an unpartitioned table
+    <table>/_v/<partition>~<id>.parquet  immutable versions (the current one is a hard link)
+    dfdg.duckdb                          the catalogue: one view per table over exact versions
 
-Why this design: a partition is written to a hidden temp name in the same folder, flushed to
-disk and renamed over the old file. A rename is atomic, so a reader sees the old month or the new
-month, never none, never both, and a killed run leaves the old file in place. No lock is held
-while data is written, so queries never block a load and many months can be written by one run.
-The catalogue holds only views; it is rebuilt into a temp file and renamed into place, so a
-reader holding the old catalogue open keeps working and a load never waits for a reader.
-Deleting a partition deletes its file: the bytes are gone, not hidden.
+Why this design: a partition is written to a hidden temp name, flushed to disk, renamed to an
+immutable version and linked over the current name. A rename is atomic, so our own readers see
+the old month or the new month, never none, never both, and a killed run leaves the old file in
+place. No lock is held while data is written, so many months can be written by one run.
+
+The catalogue's views name the exact version files, not a glob: a SQL reader never mixes two
+versions of a month inside one query (a glob can be expanded before a rename and the file read
+after it). The catalogue is rebuilt into a temp file and renamed into place, so a reader holding
+the old catalogue open keeps reading the old versions and a load never waits for a reader.
+Superseded versions are deleted after a grace period; deleting a partition deletes every version
+of it at once: the bytes are gone, not hidden.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import polars as pl
 
 UNPARTITIONED = "alle"
 _SUFFIX = ".parquet"
+_VERSIONS = "_v"
+GRACE_SECONDS = 15 * 60  # superseded versions stay this long for readers of an older catalogue
 _CATALOGUE_DOCS: dict[str, str] = {}
 
 
@@ -70,10 +77,14 @@ class Warehouse:
             return []
         return sorted(p.name[: -len(_SUFFIX)] for p in d.glob(f"*{_SUFFIX}"))
 
-    def tables(self) -> list[str]:
+    def tables(self, include_empty: bool = False) -> list[str]:
         if not self.path.is_dir():
             return []
-        return sorted(p.name for p in self.path.iterdir() if p.is_dir() and self.partitions(p.name))
+        return sorted(
+            p.name
+            for p in self.path.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (include_empty or self.partitions(p.name))
+        )
 
     def has(self, table: str, partition: str = UNPARTITIONED) -> bool:
         return self.partition_file(table, partition).is_file()
@@ -83,10 +94,14 @@ class Warehouse:
         final = self.partition_file(table, partition)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "wb") as fh:
-            df.write_parquet(fh, compression="zstd", statistics=True)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(tmp, "wb") as fh:
+                df.write_parquet(fh, compression="zstd", statistics=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return tmp, final
 
     def write(self, table: str, df: pl.DataFrame, partition: str = UNPARTITIONED) -> Path:
@@ -108,24 +123,72 @@ class Warehouse:
                 tmp.unlink(missing_ok=True)
             raise
         for tmp, final in staged:
-            os.replace(tmp, final)
+            version = self._version_path(final)
+            version.parent.mkdir(exist_ok=True)
+            os.replace(tmp, version)
+            link = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
+            os.link(version, link)
+            os.replace(link, final)
         for d in {final.parent for _, final in staged}:
             _fsync_dir(d)
+            _fsync_dir(d / _VERSIONS)
         return [final for _, final in staged]
 
-    def delete(self, table: str, partition: str = UNPARTITIONED) -> bool:
+    @staticmethod
+    def _version_path(final: Path) -> Path:
+        stem = final.name[: -len(_SUFFIX)]
+        return final.parent / _VERSIONS / f"{stem}~{uuid.uuid4().hex[:16]}{_SUFFIX}"
+
+    def _versions(self, table: str, partition: str) -> list[Path]:
+        return sorted((self.table_dir(table) / _VERSIONS).glob(f"{partition}~*{_SUFFIX}"))
+
+    def current_version(self, table: str, partition: str = UNPARTITIONED) -> Path | None:
+        """The immutable version file that the partition's current name links to."""
         f = self.partition_file(table, partition)
-        if f.exists():
-            f.unlink()
-            _fsync_dir(f.parent)
-            return True
-        return False
+        try:
+            ino = f.stat().st_ino
+        except FileNotFoundError:
+            return None
+        for v in self._versions(table, partition):
+            if v.stat().st_ino == ino:
+                return v
+        return None
+
+    def collect_old_versions(self, grace_seconds: float = GRACE_SECONDS) -> int:
+        """Delete superseded versions older than the grace period; returns how many."""
+        import time
+
+        n = 0
+        now = time.time()
+        for table in self.tables(include_empty=True):
+            vdir = self.table_dir(table) / _VERSIONS
+            if not vdir.is_dir():
+                continue
+            current = {
+                f.stat().st_ino for f in self.table_dir(table).glob(f"*{_SUFFIX}")
+            }
+            for v in vdir.glob(f"*{_SUFFIX}"):
+                st = v.stat()
+                if st.st_ino not in current and now - st.st_mtime >= grace_seconds:
+                    v.unlink(missing_ok=True)
+                    n += 1
+        return n
+
+    def delete(self, table: str, partition: str = UNPARTITIONED) -> bool:
+        """Delete a partition and every version of it (the bytes are gone, not hidden)."""
+        f = self.partition_file(table, partition)
+        existed = f.exists()
+        f.unlink(missing_ok=True)
+        for v in self._versions(table, partition):
+            v.unlink(missing_ok=True)
+        _fsync_dir(f.parent)
+        return existed
 
     def clean_temp_files(self) -> int:
         """Remove temp files left by killed runs (they are never visible to readers)."""
         n = 0
         if self.path.is_dir():
-            for tmp in self.path.glob("*/.*.tmp"):
+            for tmp in [*self.path.glob("*/.*.tmp"), *self.path.glob(".*.tmp")]:
                 tmp.unlink(missing_ok=True)
                 n += 1
         return n
@@ -181,9 +244,10 @@ class Warehouse:
         con = duckdb.connect(str(tmp))
         try:
             for name in names:
-                glob = str(self.table_dir(name) / f"*{_SUFFIX}").replace("'", "''")
+                files = [self.current_version(name, p) or self.partition_file(name, p) for p in self.partitions(name)]
+                listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
                 con.execute(
-                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet(\'{glob}\', union_by_name = true)'
+                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], union_by_name = true)'
                 )
                 doc = _CATALOGUE_DOCS.get(name)
                 if doc:
@@ -193,4 +257,5 @@ class Warehouse:
             con.close()
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
         os.replace(tmp, catalogue)
+        self.collect_old_versions()
         return names
