@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from dfdg_assets.privacy import PersonalDataSafeError, redact
@@ -49,11 +50,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from dfdg_assets.loader import load
-
     root = DataRoot.of(args.data_root)
     if not root.inbox.is_dir():
         raise CliError(f"ingen inbox i {root.root}: kør først `dfdg generate` eller læg leveringer i {root.inbox}")
+    from dfdg_assets.loader import load
+
     report = load(root, through=args.through, accept=set(args.accepter or []))
     return 0 if report.ok else 1
 
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster marks some of the parameters we use as beta; that is for developers, not operators.
+    warnings.filterwarnings("ignore", message=r".*(beta|preview)", category=Warning)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "data_root", None) is None:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dfdg_assets.orchestration.jobs import INGEST_ASSETS, ROLLOUT_ASSETS, ingest_job, rollout_job
+from dfdg_assets.orchestration.jobs import (
+    INGEST_ASSETS,
+    ROLLOUT_ASSETS,
+    duckdb_katalog,
+    ingest_job,
+    rollout_job,
+)
 from dfdg_assets.orchestration.schedules import maanedlig_indlaesning
 from dfdg_assets.orchestration.sensors import nye_leveringer
 from dfdg_assets.resources import DataRootResource
 
 defs = dg.Definitions(
-    assets=[*INGEST_ASSETS, *ROLLOUT_ASSETS],
+    assets=[*INGEST_ASSETS, *ROLLOUT_ASSETS, duckdb_katalog],
     jobs=[ingest_job, rollout_job],
     sensors=[nye_leveringer],
     schedules=[maanedlig_indlaesning],

@@ -34,7 +34,8 @@ class DataRootResource(dg.ConfigurableResource):
         return Warehouse(self.paths.warehouse)
 
     def publish(self, frames: dict[tuple[str, str], pl.DataFrame]) -> None:
-        """Write partitions atomically, then refresh the catalogue so SQL readers see them."""
-        wh = self.warehouse
-        wh.write_many(frames)
-        wh.refresh_catalogue(self.paths.catalogue)
+        """Write partitions atomically (SQL readers see them once the catalogue is refreshed)."""
+        self.warehouse.write_many(frames)
+
+    def refresh_catalogue(self) -> list[str]:
+        return self.warehouse.refresh_catalogue(self.paths.catalogue)

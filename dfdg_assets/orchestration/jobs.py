@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dfdg_assets.dimensions.assets import INGEST_DIMENSIONS, ROLLOUT_DIMENSIONS
+from dfdg_assets.maintenance.assets import catalogue_asset
 from dfdg_assets.partitions import data_months
 from dfdg_assets.raw.assets import raw_levering
 from dfdg_assets.staging.assets import STAGING_ASSETS
@@ -15,10 +16,11 @@ WRITER_TAG = {"dfdg/skriver": "ja"}  # the instance runs one writing run at a ti
 
 INGEST_ASSETS = [raw_levering, *STAGING_ASSETS, *INGEST_DIMENSIONS]
 ROLLOUT_ASSETS = [*ROLLOUT_DIMENSIONS]
+duckdb_katalog = catalogue_asset([*INGEST_ASSETS, *ROLLOUT_ASSETS])
 
 ingest_job = dg.define_asset_job(
     INGEST_JOB,
-    selection=dg.AssetSelection.assets(*INGEST_ASSETS),
+    selection=dg.AssetSelection.assets(*INGEST_ASSETS, duckdb_katalog),
     description="Ingest one monthly delivery: raw tables, the current state of every record (R3), dimensions.",
     tags=WRITER_TAG,
     executor_def=dg.in_process_executor,
@@ -26,7 +28,7 @@ ingest_job = dg.define_asset_job(
 
 rollout_job = dg.define_asset_job(
     ROLLOUT_JOB,
-    selection=dg.AssetSelection.assets(*ROLLOUT_ASSETS),
+    selection=dg.AssetSelection.assets(*ROLLOUT_ASSETS, duckdb_katalog),
     partitions_def=data_months,
     description="Roll out the weeks of a range of data months in one run (R1, R5-R7, R11).",
     tags=WRITER_TAG,

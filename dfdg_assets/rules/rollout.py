@@ -3,16 +3,17 @@
 Weeks and months follow R2 (`dfdg_assets.weeks`): a week belongs to the month of its Sunday,
 and a roll-out for `months` produces exactly the weeks whose Sunday lies in one of them.
 Every record is expanded only over the weeks it overlaps inside the range of those weeks
-(first/last week index, clipped, exploded as an integer range), then joined to the week
-attributes; the join also drops weeks between non-contiguous months. No cross join.
+(first/last week index clipped to the range, exploded as an integer range); the week
+attributes are then looked up by position (no join, no cross join), and weeks in gaps between
+non-contiguous months are dropped.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from dfdg_assets.rules.weekindex import date_days, indexed_week_frame, week_index_expr
-from dfdg_assets.weeks import rollout_end
+from dfdg_assets.rules.weekindex import WeekRange, date_days, week_index_expr, week_range
+from dfdg_assets.weeks import OPEN_END
 
 HELD = "Afholdt"
 WEEK_ATTRS = ["uge", "maaned", "kvartal", "aar"]
@@ -27,6 +28,7 @@ COURSE_WEEK_COLUMNS = [
     "visitationskategori",
     "visiterende_org_id",
 ]
+_COURSE_ATTRS = ["kommunekode", "ydelsesgruppe", "visitationskategori", "visiterende_org_id"]
 
 _IDX = "__uge_idx"
 _FIRST = "__first"
@@ -34,23 +36,28 @@ _LAST = "__last"
 
 
 def _explode_weeks(
-    frame: pl.LazyFrame, first: pl.Expr, last: pl.Expr, lo: int, hi: int
+    frame: pl.LazyFrame, first: pl.Expr, last: pl.Expr, weeks: WeekRange, keep: list[str]
 ) -> pl.LazyFrame:
-    """One row per (row of `frame`, week index in [max(first, lo), min(last, hi)])."""
-    return (
+    """Columns `keep` + _IDX: one row per (row of `frame`, week index in
+    [max(first, lo), min(last, hi)]), gap weeks of non-contiguous months removed."""
+    rows = (
         frame.with_columns(
-            pl.max_horizontal(first, pl.lit(lo, dtype=pl.Int64)).alias(_FIRST),
-            pl.min_horizontal(last, pl.lit(hi, dtype=pl.Int64)).alias(_LAST),
+            pl.max_horizontal(first, pl.lit(weeks.lo, dtype=pl.Int64)).alias(_FIRST),
+            pl.min_horizontal(last, pl.lit(weeks.hi, dtype=pl.Int64)).alias(_LAST),
         )
         .filter(pl.col(_FIRST) <= pl.col(_LAST))
-        .with_columns(pl.int_ranges(pl.col(_FIRST), pl.col(_LAST) + 1).alias(_IDX))
-        .drop(_FIRST, _LAST)
+        .select(*keep, pl.int_ranges(pl.col(_FIRST), pl.col(_LAST) + 1).alias(_IDX))
         .explode(_IDX)
     )
+    if weeks.selected is not None:
+        rows = rows.filter(pl.col(_IDX).is_in(weeks.selected))
+    return rows
 
 
-def _week_attrs(weeks: pl.DataFrame, *extra: str) -> pl.LazyFrame:
-    return weeks.lazy().select(pl.col("uge_idx").alias(_IDX), *WEEK_ATTRS, *extra)
+def _week_attr_exprs(weeks: WeekRange) -> list[pl.Expr]:
+    """uge, maaned, kvartal, aar of the week in _IDX (looked up by position lo..hi)."""
+    pos = pl.col(_IDX) - weeks.lo
+    return [pl.lit(weeks.dense[a]).gather(pos).alias(a) for a in WEEK_ATTRS]
 
 
 def course_weeks(courses: pl.LazyFrame, months: list[str]) -> pl.LazyFrame:
@@ -64,27 +71,12 @@ def course_weeks(courses: pl.LazyFrame, months: list[str]) -> pl.LazyFrame:
     Columns: forloeb_id, borger_key, uge, maaned, kvartal, aar, kommunekode, ydelsesgruppe,
     visitationskategori, visiterende_org_id. Row order is not defined.
     """
-    weeks, lo, hi = indexed_week_frame(months)
+    weeks = week_range(months)
     first = week_index_expr(date_days("startdato"))
     # slutdato > monday  <=>  slutdato - 1 >= monday  <=>  week(slutdato - 1) >= week
     last = week_index_expr(date_days("slutdato") - 1)
-    rows = _explode_weeks(
-        courses.select(
-            "forloeb_id",
-            "borger_key",
-            "startdato",
-            "slutdato",
-            "kommunekode",
-            "ydelsesgruppe",
-            "visitationskategori",
-            "visiterende_org_id",
-        ),
-        first,
-        last,
-        lo,
-        hi,
-    )
-    return rows.join(_week_attrs(weeks), on=_IDX, how="inner").select(COURSE_WEEK_COLUMNS)
+    rows = _explode_weeks(courses, first, last, weeks, ["forloeb_id", "borger_key", *_COURSE_ATTRS])
+    return rows.select("forloeb_id", "borger_key", *_week_attr_exprs(weeks), *_COURSE_ATTRS)
 
 
 def activity_weeks(activities: pl.LazyFrame, months: list[str]) -> pl.LazyFrame:
@@ -95,32 +87,25 @@ def activity_weeks(activities: pl.LazyFrame, months: list[str]) -> pl.LazyFrame:
     Monday is in that week. Every input column passes through unchanged, followed by uge,
     maaned, kvartal, aar and `dage_i_uge` (Int8, 1..7): the days of startdato..slutdato
     (inclusive) inside the week, an ongoing activity counting up to the last rolled-out day, the
-    Sunday of the last week of the last month in `months` (so each of its weeks counts 7 days
-    from its start). Rows with slutdato before startdato (R12 rejects them) give no weeks.
+    Sunday of the last week of the last month in `months` (so each of its weeks counts up to
+    that week's Sunday). Rows with slutdato before startdato (R12 rejects them) give no weeks.
     Row order is not defined.
     """
-    weeks, lo, hi = indexed_week_frame(months)
+    weeks = week_range(months)
     columns = activities.collect_schema().names()
-    if hi >= lo:
-        last_day = rollout_end(max(weeks["maaned"]))
-        end_days = date_days(pl.col("slutdato").fill_null(pl.lit(last_day, dtype=pl.Date)))
-    else:
-        end_days = date_days("slutdato").fill_null(0)
+    # ongoing: up to the last rolled-out day (no weeks: any date, nothing is rolled out)
+    last_day = pl.lit(weeks.last_day or OPEN_END, dtype=pl.Date)
+    end_days = date_days(pl.col("slutdato").fill_null(last_day))
     start_days = date_days("startdato")
+    valid = activities.filter(
+        pl.col("slutdato").is_null() | (pl.col("slutdato") >= pl.col("startdato"))
+    )
     rows = _explode_weeks(
-        activities.filter(
-            pl.col("slutdato").is_null() | (pl.col("slutdato") >= pl.col("startdato"))
-        ),
-        week_index_expr(start_days),
-        week_index_expr(end_days),
-        lo,
-        hi,
+        valid, week_index_expr(start_days), week_index_expr(end_days), weeks, columns
     )
     monday = 4 + 7 * pl.col(_IDX)
     dage = pl.min_horizontal(end_days, monday + 6) - pl.max_horizontal(start_days, monday) + 1
-    return rows.join(_week_attrs(weeks), on=_IDX, how="inner").select(
-        *columns, *WEEK_ATTRS, dage.cast(pl.Int8).alias("dage_i_uge")
-    )
+    return rows.select(*columns, *_week_attr_exprs(weeks), dage.cast(pl.Int8).alias("dage_i_uge"))
 
 
 def conversation_weeks(conversations: pl.LazyFrame, months: list[str]) -> pl.LazyFrame:
@@ -130,12 +115,13 @@ def conversation_weeks(conversations: pl.LazyFrame, months: list[str]) -> pl.Laz
     a week belonging to `months`. Every input column passes through unchanged, followed by uge,
     maaned, kvartal, aar. Planned and cancelled conversations are dropped.
     """
-    weeks, lo, hi = indexed_week_frame(months)
+    weeks = week_range(months)
     columns = conversations.collect_schema().names()
-    return (
+    rows = (
         conversations.filter(pl.col("samtalestatus") == HELD)
         .with_columns(week_index_expr(date_days("samtaledato")).alias(_IDX))
-        .filter(pl.col(_IDX).is_between(lo, hi))
-        .join(_week_attrs(weeks), on=_IDX, how="inner")
-        .select(*columns, *WEEK_ATTRS)
+        .filter(pl.col(_IDX).is_between(weeks.lo, weeks.hi))
     )
+    if weeks.selected is not None:
+        rows = rows.filter(pl.col(_IDX).is_in(weeks.selected))
+    return rows.select(*columns, *_week_attr_exprs(weeks))

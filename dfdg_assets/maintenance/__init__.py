@@ -1,0 +1,1 @@
+"""Maintenance: the SQL catalogue (and, as it lands, retention pruning)."""
