@@ -1,0 +1,48 @@
+# The DFDG warehouse. `make demo` sets everything up and runs the monthly load on the synthetic
+# sample; `make test` runs the tests; `make ui` opens Dagster on the same data root.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   ?= $(CURDIR)/data
+export DFDG_DATA_ROOT := $(DATA)
+export DAGSTER_HOME := $(DATA)/dagster_home
+
+.PHONY: setup demo sample load ui test test-fast lint format bench clean
+
+$(BIN)/dfdg: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,dev]'
+	@touch $@
+
+setup: $(BIN)/dfdg
+
+sample: setup
+	@if [ -d "$(DATA)/inbox" ] && [ -n "$$(ls -A $(DATA)/inbox 2>/dev/null)" ]; then \
+		echo "inbox already holds deliveries: $(DATA)/inbox"; \
+	else \
+		$(BIN)/dfdg generate; \
+	fi
+
+load: setup
+	$(BIN)/dfdg load
+
+demo: sample load
+
+ui: setup
+	$(BIN)/dagster dev -w workspace.yaml
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check dfdg_assets dfdg_assets_tests
+	$(BIN)/ruff format --check dfdg_assets dfdg_assets_tests
+
+format: setup
+	$(BIN)/ruff format dfdg_assets dfdg_assets_tests
+	$(BIN)/ruff check --fix dfdg_assets dfdg_assets_tests
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
