@@ -45,14 +45,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         fejlrate=args.fejlrate,
     )
-    print(f"Genereret {summary.months} leveringer i {out} ({summary.bytes / 1e6:.1f} MB, {summary.seconds:.1f} s)")
+    print(
+        f"Genereret {summary.months} leveringer i {out} ({summary.bytes / 1e6:.1f} MB, {summary.seconds:.1f} s)"
+    )
     return 0
 
 
 def cmd_load(args: argparse.Namespace) -> int:
     root = DataRoot.of(args.data_root)
     if not root.inbox.is_dir():
-        raise CliError(f"ingen inbox i {root.root}: kør først `dfdg generate` eller læg leveringer i {root.inbox}")
+        raise CliError(
+            f"ingen inbox i {root.root}: kør først `dfdg generate` eller læg leveringer i {root.inbox}"
+        )
     from dfdg_assets.loader import load
 
     report = load(root, through=args.through, accept=set(args.accepter or []))
@@ -65,19 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write synthetic monthly deliveries (SPEC section 7)")
-    g.add_argument("--kommuner", type=_kommuner, default=4, help="number of municipalities, or codes (101,751)")
+    g.add_argument(
+        "--kommuner", type=_kommuner, default=4, help="number of municipalities, or codes (101,751)"
+    )
     g.add_argument("--borgere", type=int, default=6000, help="citizens on benefits over the period")
     g.add_argument("--fra", type=_month, default="2017-01")
     g.add_argument("--til", type=_month, default="2021-03")
     g.add_argument("--seed", type=int, default=1)
-    g.add_argument("--fejlrate", type=float, default=0.001, help="share of rows with a row-level fault")
+    g.add_argument(
+        "--fejlrate", type=float, default=0.001, help="share of rows with a row-level fault"
+    )
     g.add_argument("--out", help="inbox folder (default: the data root's inbox)")
     g.set_defaults(func=cmd_generate)
 
     ld = sub.add_parser("load", help="load every pending delivery through the Dagster definitions")
     ld.add_argument("--through", type=_month, help="load deliveries up to and including this month")
     ld.add_argument(
-        "--accepter", action="append", type=_month, metavar="YYYY-MM",
+        "--accepter",
+        action="append",
+        type=_month,
+        metavar="YYYY-MM",
         help="accept this month's delivery although over 1 %% of a file's rows were rejected",
     )
     ld.set_defaults(func=cmd_load)

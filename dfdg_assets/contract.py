@@ -7,10 +7,10 @@ Pure data, no I/O. Every part of the product that reads or writes delivery files
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """Logical column types of the delivery format."""
 
     TEXT = "text"

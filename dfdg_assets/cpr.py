@@ -81,9 +81,9 @@ def surrogate_keys(cprs: pl.Series, secret: bytes) -> pl.Series:
         for c in uniq.to_list()
     ]
     mapping = pl.DataFrame({"cpr": uniq, "borger_key": pl.Series(keys, dtype=pl.Int64)})
-    return (
-        pl.DataFrame({"cpr": cprs}).join(mapping, on="cpr", how="left", maintain_order="left")
-    )["borger_key"]
+    return (pl.DataFrame({"cpr": cprs}).join(mapping, on="cpr", how="left", maintain_order="left"))[
+        "borger_key"
+    ]
 
 
 def stable_key(values: pl.Series) -> pl.Series:

@@ -11,7 +11,12 @@ from pathlib import Path
 import dagster as dg
 
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
-from dfdg_assets.orchestration.ledger import delivery_tags, inbox_state, pending_deliveries, plan_rollout
+from dfdg_assets.orchestration.ledger import (
+    delivery_tags,
+    inbox_state,
+    pending_deliveries,
+    plan_rollout,
+)
 from dfdg_assets.privacy import redact
 from dfdg_assets.settings import DataRoot
 from dfdg_assets.storage import Warehouse
@@ -98,7 +103,7 @@ def load(
         if not s.complete and (through is None or s.month <= through):
             report.incomplete[s.month] = s.reason
             out(f"  {s.month} springes over: ufuldstændig ({s.reason})")
-    pending = pending_deliveries(instance, states, through)
+    pending = pending_deliveries(wh, states, through)
     if not pending:
         out("Ingen nye leveringer at indlæse.")
     ingest = defs.resolve_job_def(INGEST_JOB)

@@ -95,34 +95,36 @@ def week_frame(months: list[str]) -> pl.DataFrame:
     """
     mondays = [d for m in months for d in weeks_of_month(m)]
     df = pl.DataFrame({"uge_mandag": mondays}, schema={"uge_mandag": pl.Date})
-    return df.with_columns(
-        (pl.col("uge_mandag") + pl.duration(days=6)).alias("uge_soendag"),
-    ).with_columns(
-        pl.format(
-            "{}-W{}",
-            pl.col("uge_mandag").dt.iso_year().cast(pl.String),
-            pl.col("uge_mandag").dt.week().cast(pl.String).str.zfill(2),
-        ).alias("uge"),
-        pl.col("uge_soendag").dt.strftime("%Y-%m").alias("maaned"),
-        pl.format(
-            "{}K{}",
-            pl.col("uge_soendag").dt.year().cast(pl.String),
-            pl.col("uge_soendag").dt.quarter().cast(pl.String),
-        ).alias("kvartal"),
-        pl.col("uge_soendag").dt.year().cast(pl.Int32).alias("aar"),
-    ).select("uge", "uge_mandag", "uge_soendag", "maaned", "kvartal", "aar")
+    return (
+        df.with_columns(
+            (pl.col("uge_mandag") + pl.duration(days=6)).alias("uge_soendag"),
+        )
+        .with_columns(
+            pl.format(
+                "{}-W{}",
+                pl.col("uge_mandag").dt.iso_year().cast(pl.String),
+                pl.col("uge_mandag").dt.week().cast(pl.String).str.zfill(2),
+            ).alias("uge"),
+            pl.col("uge_soendag").dt.strftime("%Y-%m").alias("maaned"),
+            pl.format(
+                "{}K{}",
+                pl.col("uge_soendag").dt.year().cast(pl.String),
+                pl.col("uge_soendag").dt.quarter().cast(pl.String),
+            ).alias("kvartal"),
+            pl.col("uge_soendag").dt.year().cast(pl.Int32).alias("aar"),
+        )
+        .select("uge", "uge_mandag", "uge_soendag", "maaned", "kvartal", "aar")
+    )
 
 
 def day_frame(months: list[str]) -> pl.DataFrame:
     """One row per calendar day of the weeks belonging to `months` (grain: day)."""
     weeks = week_frame(months)
     if weeks.is_empty():
-        return pl.DataFrame(
-            schema={"dato": pl.Date, "ugedag": pl.Int8, **dict(weeks.schema)}
-        )
-    days = weeks.with_columns(
-        pl.date_ranges("uge_mandag", "uge_soendag").alias("dato")
-    ).explode("dato")
+        return pl.DataFrame(schema={"dato": pl.Date, "ugedag": pl.Int8, **dict(weeks.schema)})
+    days = weeks.with_columns(pl.date_ranges("uge_mandag", "uge_soendag").alias("dato")).explode(
+        "dato"
+    )
     return days.with_columns(pl.col("dato").dt.weekday().cast(pl.Int8).alias("ugedag")).select(
         "dato", "ugedag", *weeks.columns
     )

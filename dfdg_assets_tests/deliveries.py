@@ -41,7 +41,9 @@ def write_delivery(inbox: Path, month: str, tables: dict[str, list[dict]]) -> Pa
     for spec in contract.FILES:
         if not spec.required_in(month):
             continue
-        (folder / spec.filename).write_text(csv_text(spec, tables.get(spec.name, [])), encoding="utf-8")
+        (folder / spec.filename).write_text(
+            csv_text(spec, tables.get(spec.name, [])), encoding="utf-8"
+        )
     write_manifest(folder, month)
     return folder
 
@@ -52,7 +54,14 @@ def copy_worked(inbox: Path, months: tuple[str, ...] = ("2020-10", "2020-11")) -
         shutil.copytree(WORKED_INBOX / m, inbox / m)
 
 
-def visitation(vid: str, cpr: str, ts: str, kategori: str = "Jobparat", kommune: int = 101, gruppe: str = "Kontanthjælp") -> dict:
+def visitation(
+    vid: str,
+    cpr: str,
+    ts: str,
+    kategori: str = "Jobparat",
+    kommune: int = 101,
+    gruppe: str = "Kontanthjælp",
+) -> dict:
     return {
         "visitation_id": vid,
         "cpr": cpr,

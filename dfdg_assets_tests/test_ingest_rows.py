@@ -28,8 +28,14 @@ def _text(rows: list[dict], spec=contract.VISITATION) -> pl.DataFrame:
         ({"cpr": "3102801234"}, "ugyldigt CPR-nummer"),  # 31 February
         ({"cpr": "6101301234"}, None),  # 1930 substitute number: valid
         ({"cpr": "610180123"}, "ugyldigt CPR-nummer"),
-        ({"cpr": "0101205000"}, "ugyldigt CPR-nummer"),  # born 2020-01-01 (digit 7 = 5): fine... see below
-        ({"visitationstidspunkt": "2020-10-32T10:00:00"}, "ugyldigt tidspunkt i visitationstidspunkt"),
+        (
+            {"cpr": "0101205000"},
+            "ugyldigt CPR-nummer",
+        ),  # born 2020-01-01 (digit 7 = 5): fine... see below
+        (
+            {"visitationstidspunkt": "2020-10-32T10:00:00"},
+            "ugyldigt tidspunkt i visitationstidspunkt",
+        ),
         ({"visitationstidspunkt": "2020-10-05"}, "ugyldigt tidspunkt i visitationstidspunkt"),
         ({"kommunekode": "999"}, "ukendt kommunekode"),
         ({"kommunekode": "1O1"}, "ugyldigt heltal i kommunekode"),
@@ -55,8 +61,14 @@ def test_visitation_row_faults(change, reason):
 def _activity(**kw) -> dict:
     base = {c: None for c in contract.AKTIVITET.column_names}
     base.update(
-        aktivitet_id="A1", cpr=CPR, kommunekode=101, ansvarlig_org_id="JC101", startdato="2020-10-12",
-        slutdato="2020-10-26", aktiveringstype="Virksomhedspraktik", aktivitetsstatus="Optaget",
+        aktivitet_id="A1",
+        cpr=CPR,
+        kommunekode=101,
+        ansvarlig_org_id="JC101",
+        startdato="2020-10-12",
+        slutdato="2020-10-26",
+        aktiveringstype="Virksomhedspraktik",
+        aktivitetsstatus="Optaget",
     )
     base.update(kw)
     return base
@@ -74,7 +86,9 @@ def _activity(**kw) -> dict:
     ],
 )
 def test_activity_row_faults(change, reason):
-    checked = check_rows(contract.AKTIVITET, "2020-10", _text([_activity(**change)], contract.AKTIVITET))
+    checked = check_rows(
+        contract.AKTIVITET, "2020-10", _text([_activity(**change)], contract.AKTIVITET)
+    )
     if reason is None:
         assert checked.rejected.height == 0 and checked.rows.height == 1
     else:
@@ -83,12 +97,36 @@ def test_activity_row_faults(change, reason):
 
 def test_refusionsprocent_range_and_week_labels():
     rows = [
-        {"cpr": CPR, "kommunekode": 101, "uge": "2020-W53", "beskaeftigelsesydelse": "Kontanthjælp", "udbetalt_beloeb": "3000", "refusionsprocent": "150"},
-        {"cpr": CPR, "kommunekode": 101, "uge": "2021-W53", "beskaeftigelsesydelse": "Kontanthjælp", "udbetalt_beloeb": "3000", "refusionsprocent": "50"},
-        {"cpr": CPR, "kommunekode": 101, "uge": "2020-W53", "beskaeftigelsesydelse": "Kontanthjælp", "udbetalt_beloeb": "3000", "refusionsprocent": "50"},
+        {
+            "cpr": CPR,
+            "kommunekode": 101,
+            "uge": "2020-W53",
+            "beskaeftigelsesydelse": "Kontanthjælp",
+            "udbetalt_beloeb": "3000",
+            "refusionsprocent": "150",
+        },
+        {
+            "cpr": CPR,
+            "kommunekode": 101,
+            "uge": "2021-W53",
+            "beskaeftigelsesydelse": "Kontanthjælp",
+            "udbetalt_beloeb": "3000",
+            "refusionsprocent": "50",
+        },
+        {
+            "cpr": CPR,
+            "kommunekode": 101,
+            "uge": "2020-W53",
+            "beskaeftigelsesydelse": "Kontanthjælp",
+            "udbetalt_beloeb": "3000",
+            "refusionsprocent": "50",
+        },
     ]
     checked = check_rows(contract.YDELSE, "2021-01", _text(rows, contract.YDELSE))
-    assert checked.rejected["aarsag"].to_list() == ["refusionsprocent uden for 0-100", "ugyldig ISO-uge i uge"]
+    assert checked.rejected["aarsag"].to_list() == [
+        "refusionsprocent uden for 0-100",
+        "ugyldig ISO-uge i uge",
+    ]
     assert checked.rows["uge"].to_list() == ["2020-W53"]
 
 
@@ -119,7 +157,10 @@ def test_unknown_code_values_load_with_a_warning():
 
 
 def _many(n_good: int, n_bad: int) -> list[dict]:
-    good = [visitation(f"V{i}", CPR, f"2020-10-{1 + i % 28:02d}T09:{i % 60:02d}:00") for i in range(n_good)]
+    good = [
+        visitation(f"V{i}", CPR, f"2020-10-{1 + i % 28:02d}T09:{i % 60:02d}:00")
+        for i in range(n_good)
+    ]
     bad = [visitation(f"X{i}", "3102801234", "2020-10-05T09:00:00") for i in range(n_bad)]
     return good + bad
 
@@ -135,7 +176,10 @@ def test_held_delivery_publishes_nothing_until_accepted(root):
     lines: list[str] = []
     report = load(root, out=lines.append)
     assert list(report.failed) == ["2020-10"]
-    assert "holdt tilbage" in report.failed["2020-10"] and "visitation: 2 af 101" in report.failed["2020-10"]
+    assert (
+        "holdt tilbage" in report.failed["2020-10"]
+        and "visitation: 2 af 101" in report.failed["2020-10"]
+    )
     assert "3102801234" not in " ".join(lines)
     wh = Warehouse(root.warehouse)
     assert wh.partitions("raw_visitation") == []
@@ -150,4 +194,6 @@ def test_held_delivery_publishes_nothing_until_accepted(root):
     runs = open_instance(root).get_runs()
     accepted = [r for r in runs if r.tags.get(TAG_ACCEPTED) == "ja"]
     assert len(accepted) == 1
-    assert accepted[0].run_config["ops"]["raw_levering"]["config"]["accepter_afviste_raekker"] is True
+    assert (
+        accepted[0].run_config["ops"]["raw_levering"]["config"]["accepter_afviste_raekker"] is True
+    )

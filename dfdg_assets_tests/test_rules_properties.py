@@ -240,6 +240,9 @@ def test_course_weeks_match_reference(rows: list[tuple], months: list[str]) -> N
     assert got.columns == COURSE_WEEK_COLUMNS
     ref = as_frame(ref_course_weeks(ref_courses(vis), months), got)
     assert rows_of(got) == rows_of(ref)
+    # the row-order-dependent same-day rule also holds on the streaming engine
+    streamed = course_weeks(build_courses(vis.lazy()), months).collect(engine="streaming")
+    assert rows_of(streamed) == rows_of(got)
 
 
 @SETTINGS

@@ -1,5 +1,6 @@
 """The storage layer: atomic month replacement, readers beside a load, killed runs."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,7 +17,9 @@ from dfdg_assets.storage import Warehouse
 def _fresh_read(cat, sql: str) -> str:
     """Query the catalogue from a new process (DuckDB shares open databases within a process)."""
     code = f"import duckdb; print(duckdb.connect({str(cat)!r}, read_only=True).execute({sql!r}).fetchone())"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def _month(n: int, value: int) -> pl.DataFrame:
@@ -153,10 +156,8 @@ def test_write_many_stages_everything_before_renaming(tmp_path, monkeypatch):
         return real(self, fh, **kw)
 
     monkeypatch.setattr(pl.DataFrame, "write_parquet", failing)
-    try:
+    with contextlib.suppress(Boom):
         wh.write_many({("a", "2020-01"): _month(2, 2), ("b", "2020-01"): _month(2, 2)})
-    except Boom:
-        pass
     monkeypatch.setattr(pl.DataFrame, "write_parquet", real)
     assert wh.read("a")["v"].to_list() == [1]  # the first table was staged but never renamed
     assert wh.read("b")["v"].to_list() == [1]

@@ -1,7 +1,6 @@
 """Dimension assets. Time is partitioned by data month (the weeks of the month, R2); the others
 are unpartitioned conformed dimensions rebuilt from the latest snapshots."""
 
-
 import dagster as dg
 import pandera.polars as pa
 import polars as pl
@@ -47,7 +46,9 @@ _WEEK_COLS = {
 }
 WEEK_SCHEMA = table_schema("dim_tid_uge", _WEEK_COLS, unique=["uge"])
 DAY_SCHEMA = table_schema(
-    "dim_tid_dag", {"dato": (pl.Date, False), "ugedag": (pl.Int8, False), **_WEEK_COLS}, unique=["dato"]
+    "dim_tid_dag",
+    {"dato": (pl.Date, False), "ugedag": (pl.Int8, False), **_WEEK_COLS},
+    unique=["dato"],
 )
 
 
@@ -59,11 +60,15 @@ DAY_SCHEMA = table_schema(
     op_tags={"dfdg/skriver": "ja"},
     **_meta("dim_tid_uge"),
 )
-def dim_tid_uge(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dg.MaterializeResult:
+def dim_tid_uge(
+    context: dg.AssetExecutionContext, data_root: DataRootResource
+) -> dg.MaterializeResult:
     """ISO weeks with the month, quarter and year they belong to (by their Sunday)."""
     with personal_data_guard():
         months = [month_of_key(k) for k in context.partition_keys]
-        return publish_months(data_root, "dim_tid_uge", {m: week_frame([m]) for m in months}, WEEK_SCHEMA)
+        return publish_months(
+            data_root, "dim_tid_uge", {m: week_frame([m]) for m in months}, WEEK_SCHEMA
+        )
 
 
 @dg.asset(
@@ -74,11 +79,15 @@ def dim_tid_uge(context: dg.AssetExecutionContext, data_root: DataRootResource) 
     op_tags={"dfdg/skriver": "ja"},
     **_meta("dim_tid_dag"),
 )
-def dim_tid_dag(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dg.MaterializeResult:
+def dim_tid_dag(
+    context: dg.AssetExecutionContext, data_root: DataRootResource
+) -> dg.MaterializeResult:
     """Calendar days of the weeks belonging to each data month."""
     with personal_data_guard():
         months = [month_of_key(k) for k in context.partition_keys]
-        return publish_months(data_root, "dim_tid_dag", {m: day_frame([m]) for m in months}, DAY_SCHEMA)
+        return publish_months(
+            data_root, "dim_tid_dag", {m: day_frame([m]) for m in months}, DAY_SCHEMA
+        )
 
 
 KOMMUNE_SCHEMA = table_schema(
@@ -93,23 +102,41 @@ KOMMUNE_SCHEMA = table_schema(
 )
 REGION_SCHEMA = table_schema(
     "dim_region",
-    {"regionskode": (pl.Int32, False), "regionsnavn": (pl.String, False), "nuts2": (pl.String, False)},
+    {
+        "regionskode": (pl.Int32, False),
+        "regionsnavn": (pl.String, False),
+        "nuts2": (pl.String, False),
+    },
     unique=["regionskode"],
 )
 
 
-@dg.asset(group_name="dimensions", kinds={"polars", "parquet"}, op_tags={"dfdg/skriver": "ja"}, **_meta("dim_kommune"))
+@dg.asset(
+    group_name="dimensions",
+    kinds={"polars", "parquet"},
+    op_tags={"dfdg/skriver": "ja"},
+    **_meta("dim_kommune"),
+)
 def dim_kommune(data_root: DataRootResource) -> dg.MaterializeResult:
     """The 98 municipalities with their regions (reference data shipped with the product)."""
     with personal_data_guard():
-        return dg.MaterializeResult(metadata=publish_table(data_root, "dim_kommune", build.dim_kommune(), KOMMUNE_SCHEMA))
+        return dg.MaterializeResult(
+            metadata=publish_table(data_root, "dim_kommune", build.dim_kommune(), KOMMUNE_SCHEMA)
+        )
 
 
-@dg.asset(group_name="dimensions", kinds={"polars", "parquet"}, op_tags={"dfdg/skriver": "ja"}, **_meta("dim_region"))
+@dg.asset(
+    group_name="dimensions",
+    kinds={"polars", "parquet"},
+    op_tags={"dfdg/skriver": "ja"},
+    **_meta("dim_region"),
+)
 def dim_region(data_root: DataRootResource) -> dg.MaterializeResult:
     """The 5 regions (reference data shipped with the product)."""
     with personal_data_guard():
-        return dg.MaterializeResult(metadata=publish_table(data_root, "dim_region", build.dim_region(), REGION_SCHEMA))
+        return dg.MaterializeResult(
+            metadata=publish_table(data_root, "dim_region", build.dim_region(), REGION_SCHEMA)
+        )
 
 
 ORG_SCHEMA = table_schema(
@@ -183,7 +210,9 @@ def dim_uddannelse(data_root: DataRootResource) -> dg.MaterializeResult:
     with personal_data_guard():
         wh = data_root.warehouse
         refs = _stg(wh, "aktivitet").select("uddannelseskode", "uddannelseskodetype").collect()
-        df = build.dim_uddannelse(wh.scan(raw_table("uddannelse"), schema=raw_schema(contract.UDDANNELSE)), refs)
+        df = build.dim_uddannelse(
+            wh.scan(raw_table("uddannelse"), schema=raw_schema(contract.UDDANNELSE)), refs
+        )
         meta = publish_table(data_root, "dim_uddannelse", df, EDU_SCHEMA)
         meta["ukendte_koder"] = int(df["ukendt"].sum())
         return dg.MaterializeResult(metadata=meta)
@@ -206,7 +235,13 @@ BORGER_SCHEMA = table_schema(
 
 @dg.asset(
     group_name="dimensions",
-    deps=[raw_table("borger"), raw_table("visitation"), raw_table("aktivitet"), raw_table("samtale"), raw_table("ydelse")],
+    deps=[
+        raw_table("borger"),
+        raw_table("visitation"),
+        raw_table("aktivitet"),
+        raw_table("samtale"),
+        raw_table("ydelse"),
+    ],
     kinds={"polars", "parquet"},
     op_tags={"dfdg/skriver": "ja"},
     **_meta("dim_borger"),
@@ -215,14 +250,22 @@ def dim_borger(data_root: DataRootResource) -> dg.MaterializeResult:
     """Citizens: the one place CPR numbers and names are kept; facts carry `borger_key`."""
     with personal_data_guard():
         wh = data_root.warehouse
-        refs = pl.concat(
-            [
-                wh.scan(raw_table(n), schema=raw_schema(contract.FILES_BY_NAME[n])).select("cpr")
-                for n in ("visitation", "aktivitet", "samtale", "ydelse", "borger")
-            ]
-        ).unique().collect()["cpr"]
+        refs = (
+            pl.concat(
+                [
+                    wh.scan(raw_table(n), schema=raw_schema(contract.FILES_BY_NAME[n])).select(
+                        "cpr"
+                    )
+                    for n in ("visitation", "aktivitet", "samtale", "ydelse", "borger")
+                ]
+            )
+            .unique()
+            .collect()["cpr"]
+        )
         keys = pl.DataFrame({"cpr": refs, "borger_key": surrogate_keys(refs, wh.key_secret())})
-        df = build.dim_borger(wh.scan(raw_table("borger"), schema=raw_schema(contract.BORGER)), refs, keys)
+        df = build.dim_borger(
+            wh.scan(raw_table("borger"), schema=raw_schema(contract.BORGER)), refs, keys
+        )
         meta = publish_table(data_root, "dim_borger", df, BORGER_SCHEMA)
         meta["uden_for_folkeregister"] = int((~df["i_folkeregister"]).sum())
         return dg.MaterializeResult(metadata=meta)

@@ -31,7 +31,13 @@ def dim_organisation(snapshots: pl.LazyFrame, referenced_ids: pl.Series) -> pl.D
     from every snapshot become 'unknown' members (flagged `ukendt`)."""
     known = (
         latest_snapshot(snapshots, ["org_id"])
-        .select("org_id", "org_navn", "org_type", "kommunekode", pl.col("data_maaned").alias("seneste_snapshot"))
+        .select(
+            "org_id",
+            "org_navn",
+            "org_type",
+            "kommunekode",
+            pl.col("data_maaned").alias("seneste_snapshot"),
+        )
         .collect()
     )
     missing = (
@@ -45,7 +51,10 @@ def dim_organisation(snapshots: pl.LazyFrame, referenced_ids: pl.Series) -> pl.D
         )
     )
     out = pl.concat(
-        [known.with_columns(pl.lit(False).alias("ukendt")), missing.with_columns(pl.lit(True).alias("ukendt"))]
+        [
+            known.with_columns(pl.lit(False).alias("ukendt")),
+            missing.with_columns(pl.lit(True).alias("ukendt")),
+        ]
     ).sort("org_id")
     return out.with_columns(stable_key(out["org_id"]).alias("org_key")).select(
         "org_key", "org_id", "org_navn", "org_type", "kommunekode", "ukendt", "seneste_snapshot"
@@ -56,11 +65,7 @@ def dim_uddannelse(snapshots: pl.LazyFrame, referenced: pl.DataFrame) -> pl.Data
     """One row per (uddannelseskode, uddannelseskodetype), AMU and DUN merged (seed 5.1.4);
     codes referenced by activities but missing from every snapshot are 'unknown' members."""
     key = ["uddannelseskode", "uddannelseskodetype"]
-    known = (
-        latest_snapshot(snapshots, key)
-        .select(*key, "titel")
-        .collect()
-    )
+    known = latest_snapshot(snapshots, key).select(*key, "titel").collect()
     missing = (
         referenced.select(key)
         .drop_nulls("uddannelseskode")
@@ -69,17 +74,24 @@ def dim_uddannelse(snapshots: pl.LazyFrame, referenced: pl.DataFrame) -> pl.Data
         .with_columns(pl.lit(UNKNOWN_EDUCATION_TITLE).alias("titel"))
     )
     out = pl.concat(
-        [known.with_columns(pl.lit(False).alias("ukendt")), missing.with_columns(pl.lit(True).alias("ukendt"))]
+        [
+            known.with_columns(pl.lit(False).alias("ukendt")),
+            missing.with_columns(pl.lit(True).alias("ukendt")),
+        ]
     ).sort(key, nulls_last=True)
     natural = out.select(
-        pl.concat_str([pl.col("uddannelseskodetype").fill_null(""), pl.col("uddannelseskode")], separator=":")
+        pl.concat_str(
+            [pl.col("uddannelseskodetype").fill_null(""), pl.col("uddannelseskode")], separator=":"
+        )
     ).to_series()
     return out.with_columns(stable_key(natural).alias("uddannelse_key")).select(
         "uddannelse_key", *key, "titel", "ukendt"
     )
 
 
-def dim_borger(snapshots: pl.LazyFrame, referenced_cprs: pl.Series, keys: pl.DataFrame) -> pl.DataFrame:
+def dim_borger(
+    snapshots: pl.LazyFrame, referenced_cprs: pl.Series, keys: pl.DataFrame
+) -> pl.DataFrame:
     """One row per citizen: surrogate key, CPR, name, municipality and birth date.
 
     The only table holding CPR numbers and names. Citizens referenced by records but absent from
@@ -109,7 +121,13 @@ def dim_borger(snapshots: pl.LazyFrame, referenced_cprs: pl.Series, keys: pl.Dat
         out.join(keys, on="cpr", how="left")
         .with_columns(birth_date_expr(pl.col("cpr")).alias("foedselsdato"))
         .select(
-            "borger_key", "cpr", "fuldenavn", "kommunekode", "foedselsdato", "i_folkeregister", "seneste_snapshot"
+            "borger_key",
+            "cpr",
+            "fuldenavn",
+            "kommunekode",
+            "foedselsdato",
+            "i_folkeregister",
+            "seneste_snapshot",
         )
         .sort("borger_key")
     )

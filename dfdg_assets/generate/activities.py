@@ -17,6 +17,7 @@ from .common import (
     Period,
     Reference,
     choice_idx,
+    compact,
     date_text,
     decimal_text,
     force_coverage,
@@ -25,14 +26,13 @@ from .common import (
     monday_of,
     nullable_date_text,
     prefixed,
-    rng_for,
     weekday,
     workday_back,
     workday_forward,
 )
 from .population import Population
 from .spells import Spells, group_models
-from .versions import ByDelivery, latest_per_delivery
+from .versions import ByDelivery, Chunk
 
 
 @dataclass(frozen=True)
@@ -57,28 +57,54 @@ TYPE_MODELS = {
 }
 _DEFAULT = TypeModel(0.02, 14, 90, (10, 37), False, 0.3)
 
-FINAL_STATUS = {"Gennemført": 0.52, "Afbrudt": 0.15, "Afsluttet": 0.14, "Ansat": 0.05,
-                "Annulleret": 0.08, "Henvist": 0.03}
+FINAL_STATUS = {
+    "Gennemført": 0.52,
+    "Afbrudt": 0.15,
+    "Afsluttet": 0.14,
+    "Ansat": 0.05,
+    "Annulleret": 0.08,
+    "Henvist": 0.03,
+}
 REASONS = {
-    "Afbrudt": ("Overholdt ikke aktivitet", "Udeblevet fra Start/møde", "Afbrudt kursus",
-                "Opsagt af ledig", "Opsagt af virksomheden", "Eksporteret",
-                "Overgået til Ressourceforløb"),
-    "Annulleret": ("Fejloprettet", "Revision af plan", "Aflyst af jobcenter/AA/A-kasse/Kursusudbyder"),
+    "Afbrudt": (
+        "Overholdt ikke aktivitet",
+        "Udeblevet fra Start/møde",
+        "Afbrudt kursus",
+        "Opsagt af ledig",
+        "Opsagt af virksomheden",
+        "Eksporteret",
+        "Overgået til Ressourceforløb",
+    ),
+    "Annulleret": (
+        "Fejloprettet",
+        "Revision af plan",
+        "Aflyst af jobcenter/AA/A-kasse/Kursusudbyder",
+    ),
     "Afsluttet": ("Ikke ansat", "Ikke kontaktet/mødet arbejdsgiver", "Ønsker ikke jobbet"),
     "Henvist": ("Ikke ansat", "Ønsker ikke jobbet"),
 }
 JOBTYPES = {
     "Virksomhedspraktik": {"Virksomhedspraktik": 5, "Privat": 3, "Offentlig": 2},
-    "Ansættelse med løntilskud": {"Privat": 4, "Offentlig": 3, "Stat": 1, "Almindeligt job": 1, "Voksenelev": 1},
+    "Ansættelse med løntilskud": {
+        "Privat": 4,
+        "Offentlig": 3,
+        "Stat": 1,
+        "Almindeligt job": 1,
+        "Voksenelev": 1,
+    },
     "Jobrotation": {"Almindeligt job": 3, "Privat": 3, "Offentlig": 2, "Stat": 1},
     "Nytteindsats": {"Offentlig": 1},
 }
 HJ_TYPES = {
     "Undervisningsmateriale": ("It-udstyr ifm undervisning", "Undervisningsmateriale"),
-    "Arbejdsredskaber": ("It-udstyr, software, programmer, apps mv. som arbejdsredskab",
-                         "Værktøj, udstyr, og andre arbejdsredskaber"),
-    "Arbejdspladsindretning": ("Tilgængelighedsløsninger som fx rampe, lift døråbner",
-                               "Arbejdspladsindretning i øvrigt"),
+    "Arbejdsredskaber": (
+        "It-udstyr, software, programmer, apps mv. som arbejdsredskab",
+        "Værktøj, udstyr, og andre arbejdsredskaber",
+    ),
+    "Arbejdspladsindretning": (
+        "Tilgængelighedsløsninger som fx rampe, lift døråbner",
+        "Arbejdspladsindretning i øvrigt",
+    ),
 }
 AFREGNING = ("Ikke afregnet", "Delvist afregnet", "Afregnet")
 
@@ -87,34 +113,16 @@ def _idx(values: tuple[str, ...], name: str) -> int:
     return values.index(name) if name in values else -1
 
 
-@dataclass
-class Activities:
-    """One row per activity (the fields that do not change between versions)."""
-
-    num: np.ndarray
-    pid: np.ndarray
-    kom: np.ndarray
-    type: np.ndarray
-    ansvarlig: np.ndarray
-    aktiverende: np.ndarray
-    pulje: np.ndarray
-    jobtype: np.ndarray
-    statsligt: np.ndarray  # 0 Ja, 1 Nej, -1 null
-    course: np.ndarray
-    kursus: np.ndarray  # show the course title as kursusnavn
-    hj_art: np.ndarray
-    hj_type: np.ndarray
-    hj_form: np.ndarray
-    hj_udgift: np.ndarray
-    sp_art: np.ndarray
-    sp_type: np.ndarray
-    pa_amount: np.ndarray
-    aarsag: np.ndarray
-
-
-def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs, courses: Courses,
-          period: Period) -> tuple[Activities, ByDelivery]:
-    rng = rng_for(seed, "activities")
+def build(
+    rng: np.random.Generator,
+    ref: Reference,
+    pop: Population,
+    sp: Spells,
+    orgs: Orgs,
+    courses: Courses,
+    period: Period,
+) -> Chunk:
+    """The activities of a chunk of spells."""
     lists = ref.lists
     types = lists["aktiveringstype"]
     tm = [TYPE_MODELS.get(t, _DEFAULT) for t in types]
@@ -150,7 +158,9 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs, co
     ansat, afsl = _idx(st, "Ansat"), _idx(st, "Afsluttet")
     final = np.where((final == ansat) & ~is_job, afsl, final)
     closed = end < period.end - 40
-    force_coverage(rng, final, [f for f, _ in finals], eligible=closed & (start >= period.hist_start))
+    force_coverage(
+        rng, final, [f for f, _ in finals], eligible=closed & (start >= period.hist_start)
+    )
     never_closed = rng.random(n) < 0.03
     optaget = _idx(st, "Optaget")
     final = np.where(never_closed, optaget, final)
@@ -168,11 +178,15 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs, co
     kom = pop.kommune_at(pid, start)
     ansvarlig = orgs.jc_of(kom)
     p_aa = np.array([m.p_aktoer for m in tm])[typ]
-    aktiverende = np.where(rng.random(n) < p_aa, orgs.aktoerer[rng.integers(0, len(orgs.aktoerer), n)], -1)
+    aktiverende = np.where(
+        rng.random(n) < p_aa, orgs.aktoerer[rng.integers(0, len(orgs.aktoerer), n)], -1
+    )
     nytte = typ == _idx(types, "Nytteindsats")
     aktiverende = np.where(nytte & (rng.random(n) < 0.6), orgs.kommune_of(kom), aktiverende)
     gone = (aktiverende >= 0) & (rng.random(n) < 0.01)  # providers missing from the snapshot
-    aktiverende = np.where(gone, orgs.manglende[rng.integers(0, len(orgs.manglende), n)], aktiverende)
+    aktiverende = np.where(
+        gone, orgs.manglende[rng.integers(0, len(orgs.manglende), n)], aktiverende
+    )
 
     vejl = typ == _idx(types, "Vejledning og opkvalificering")
     pu = lists["aktiveringspuljenavn"]
@@ -183,9 +197,13 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs, co
         sel = typ == _idx(types, tname)
         opts = [(_idx(jt, k), w) for k, w in weights.items() if _idx(jt, k) >= 0]
         if sel.any() and opts:
-            jobtype[sel] = np.array([o for o, _ in opts])[choice_idx(rng, [w for _, w in opts], int(sel.sum()))]
+            jobtype[sel] = np.array([o for o, _ in opts])[
+                choice_idx(rng, [w for _, w in opts], int(sel.sum()))
+            ]
     sj = lists["statsligt_job"]
-    statsligt = np.where(jobtype >= 0, np.where(jobtype == _idx(jt, "Stat"), _idx(sj, "Ja"), _idx(sj, "Nej")), -1)
+    statsligt = np.where(
+        jobtype >= 0, np.where(jobtype == _idx(jt, "Stat"), _idx(sj, "Ja"), _idx(sj, "Nej")), -1
+    )
 
     # courses: AMU or DUN codes of the catalog, a few no longer listed in it
     is_dun = rng.random(n) < 0.35
@@ -198,7 +216,9 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs, co
     kursus = vejl & (rng.random(n) < 0.8)
 
     hours = np.array([m.hours if m.hours else (np.nan, np.nan) for m in tm], dtype=float)[typ]
-    timer = np.minimum(np.round((hours[:, 0] + rng.random(n) * (hours[:, 1] - hours[:, 0])) * 2) / 2, 37)
+    timer = np.minimum(
+        np.round((hours[:, 0] + rng.random(n) * (hours[:, 1] - hours[:, 0])) * 2) / 2, 37
+    )
     timer = np.where(rng.random(n) < 0.08, np.nan, timer)
 
     # aids: the Hjælpemiddel offers, and now and then an aid attached to a job offer
@@ -211,7 +231,9 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs, co
         sel = hj_art == i
         hj_type[sel] = opts[rng.integers(0, len(opts), int(sel.sum()))]
     hf = lists["hjaelpemiddel_form"]
-    hj_form = np.where(hjm, np.where(rng.random(n) < 0.7, _idx(hf, "Tilskud"), _idx(hf, "Udlån")), -1)
+    hj_form = np.where(
+        hjm, np.where(rng.random(n) < 0.7, _idx(hf, "Tilskud"), _idx(hf, "Udlån")), -1
+    )
     udgift = np.round(np.exp(np.log(6000) + 0.9 * rng.standard_normal(n)), 2)
     udgift = np.where(rng.random(n) < 0.7, np.round(udgift, -1), udgift)
     hj_udgift = np.where(hjm, udgift, np.nan)
@@ -222,11 +244,26 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs, co
     sp_type = np.where(pa, rng.integers(0, len(stt), n), -1)
     pa_amount = np.round(np.exp(np.log(40000) + 0.8 * rng.standard_normal(n)), 2)
 
-    num = np.empty(n, dtype=np.int64)
-    num[np.lexsort((pid, start))] = np.arange(1, n + 1)
-    acts = Activities(num, pid, kom, typ, ansvarlig, aktiverende, pulje, jobtype, statsligt,
-                      course, kursus, hj_art, hj_type, hj_form, hj_udgift, sp_art, sp_type,
-                      pa_amount, aarsag)
+    records = {
+        "pid": pid,
+        "start0": start,
+        "kom": kom,
+        "type": typ,
+        "ansvarlig": ansvarlig,
+        "aktiverende": aktiverende,
+        "pulje": pulje,
+        "jobtype": jobtype,
+        "statsligt": statsligt,
+        "course": course,
+        "kursus": kursus,
+        "hj_art": hj_art,
+        "hj_type": hj_type,
+        "hj_form": hj_form,
+        "hj_udgift": hj_udgift,
+        "sp_art": sp_art,
+        "sp_type": sp_type,
+        "pa_amount": pa_amount,
+    }
 
     # versions: 0 planned/referred, 1 started, 2 final, 3 correction
     planlagt, henvist = _idx(st, "Planlagt"), _idx(st, "Henvist")
@@ -248,66 +285,116 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs, co
     base_lev[v2] = lev2
     v3 = np.flatnonzero((rng.random(n) < 0.01) & (base_lev < NEVER) & ~cancelled)
     lev3 = base_lev[v3] + rng.integers(1, 4, len(v3))
-    new_timer = np.where(np.isnan(timer[v3]), 20.0, np.maximum(timer[v3] - 5 * rng.integers(1, 3, len(v3)), 1))
+    new_timer = np.where(
+        np.isnan(timer[v3]), 20.0, np.maximum(timer[v3] - 5 * rng.integers(1, 3, len(v3)), 1)
+    )
     by_timer = rng.random(len(v3)) < 0.5
     v3_start = np.where(by_timer, start[v3], start[v3] - rng.integers(1, 8, len(v3)))
     v3_timer = np.where(by_timer, new_timer, timer[v3])
 
     def pick(i, status, slut, st_, tim, pas, final_version):
         why = aarsag[i] if final_version else np.full(len(i), -1)
-        return {"act": i, "status": status, "slut": slut, "start": st_, "timer": tim, "pa": pas,
-                "aarsag": why}
+        return {
+            "rec": i,
+            "status": status,
+            "slut": slut,
+            "start": st_,
+            "timer": tim,
+            "pa": pas,
+            "aarsag": why,
+        }
 
     parts = [
-        pick(v0, np.where(rng.random(len(v0)) < 0.8, planlagt, henvist), open_or_planned[v0],
-             start[v0], timer[v0], np.full(len(v0), -1), False),
-        pick(v1, np.full(len(v1), optaget), open_or_planned[v1], start[v1], timer[v1],
-             np.zeros(len(v1), dtype=np.int64), False),
+        pick(
+            v0,
+            np.where(rng.random(len(v0)) < 0.8, planlagt, henvist),
+            open_or_planned[v0],
+            start[v0],
+            timer[v0],
+            np.full(len(v0), -1),
+            False,
+        ),
+        pick(
+            v1,
+            np.full(len(v1), optaget),
+            open_or_planned[v1],
+            start[v1],
+            timer[v1],
+            np.zeros(len(v1), dtype=np.int64),
+            False,
+        ),
         pick(v2, final[v2], end[v2], start[v2], timer[v2], pa_final[v2], True),
-        pick(v3, final[v3], np.where(end[v3] < NEVER, end[v3], open_or_planned[v3]), v3_start,
-             v3_timer, np.where(end[v3] < NEVER, pa_final[v3], 0), True),
+        pick(
+            v3,
+            final[v3],
+            np.where(end[v3] < NEVER, end[v3], open_or_planned[v3]),
+            v3_start,
+            v3_timer,
+            np.where(end[v3] < NEVER, pa_final[v3], 0),
+            True,
+        ),
     ]
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    ver = np.concatenate([np.full(len(p["act"]), i) for i, p in enumerate(parts)])
+    ver = np.concatenate([np.full(len(p["rec"]), i) for i, p in enumerate(parts)])
     lev = np.concatenate([lev0, lev1, lev2, lev3])
-    idx, lv = latest_per_delivery(cols["act"], ver, lev, period.n)
-    return acts, ByDelivery(lv, period.n, **{k: v[idx] for k, v in cols.items()})
+    return Chunk.of(records, cols, ver, lev, period.n)
 
 
-def render(part: dict[str, np.ndarray], acts: Activities, ref: Reference, pop: Population,
-           orgs: Orgs, courses: Courses) -> pl.DataFrame:
+def finish(merged: Chunk, n: int) -> tuple[dict[str, np.ndarray], ByDelivery]:
+    """Number the activities by start date and group the versions by delivery."""
+    r = dict(merged.records)
+    num = np.empty(len(r["pid"]), dtype=np.int64)
+    num[np.lexsort((r["pid"], r.pop("start0")))] = np.arange(1, len(num) + 1)
+    r["num"] = compact(num)
+    return r, ByDelivery.of(merged, n)
+
+
+def render(
+    part: dict[str, np.ndarray],
+    acts: dict[str, np.ndarray],
+    ref: Reference,
+    pop: Population,
+    orgs: Orgs,
+    courses: Courses,
+) -> pl.DataFrame:
     lists = ref.lists
-    a = part["act"]
-    is_pa = acts.sp_art[a] >= 0
+    a = part["rec"]
+    is_pa = acts["sp_art"][a] >= 0
     pa = np.where(is_pa, part["pa"], -1)
-    pa_amount = np.where(pa == 2, acts.pa_amount[a], np.where(pa == 1, np.round(acts.pa_amount[a] / 2, 2), np.nan))
-    course = acts.course[a]
-    kursus = np.where(acts.kursus[a], course, -1)
+    pa_amount = np.where(
+        pa == 2,
+        acts["pa_amount"][a],
+        np.where(pa == 1, np.round(acts["pa_amount"][a] / 2, 2), np.nan),
+    )
+    course = acts["course"][a]
+    kursus = np.where(acts["kursus"][a], course, -1)
     return pl.DataFrame(
         {
-            "aktivitet_id": prefixed("A", acts.num[a]),
-            "cpr": pop.cpr_text(acts.pid[a]),
-            "kommunekode": int_text(acts.kom[a]),
-            "ansvarlig_org_id": lookup(orgs.org_id, acts.ansvarlig[a]),
-            "aktiverende_org_id": lookup(orgs.org_id, acts.aktiverende[a]),
+            "aktivitet_id": prefixed("A", acts["num"][a]),
+            "cpr": pop.cpr_text(acts["pid"][a]),
+            "kommunekode": int_text(acts["kom"][a]),
+            "ansvarlig_org_id": lookup(orgs.org_id, acts["ansvarlig"][a]),
+            "aktiverende_org_id": lookup(orgs.org_id, acts["aktiverende"][a]),
             "startdato": date_text(part["start"]),
             "slutdato": nullable_date_text(part["slut"]),
-            "aktiveringstype": lookup(lists["aktiveringstype"], acts.type[a]),
+            "aktiveringstype": lookup(lists["aktiveringstype"], acts["type"][a]),
             "aktivitetsstatus": lookup(lists["aktivitetsstatus"], part["status"]),
             "aktivitetsaarsag": lookup(lists["aktivitetsaarsag"], part["aarsag"]),
-            "aktiveringspuljenavn": lookup(lists["aktiveringspuljenavn"], acts.pulje[a]),
-            "jobtype": lookup(lists["jobtype"], acts.jobtype[a]),
-            "statsligt_job": lookup(lists["statsligt_job"], acts.statsligt[a]),
+            "aktiveringspuljenavn": lookup(lists["aktiveringspuljenavn"], acts["pulje"][a]),
+            "jobtype": lookup(lists["jobtype"], acts["jobtype"][a]),
+            "statsligt_job": lookup(lists["statsligt_job"], acts["statsligt"][a]),
             "uddannelseskode": lookup(list(courses.kode), course),
-            "uddannelseskodetype": lookup(("AMU", "DUN"), np.where(course >= 0, courses.kind[course], -1)),
+            "uddannelseskodetype": lookup(
+                ("AMU", "DUN"), np.where(course >= 0, courses.kind[course], -1)
+            ),
             "kursusnavn": lookup(list(courses.titel), kursus),
             "timer_pr_uge": decimal_text(part["timer"]),
-            "hjaelpemiddel_art": lookup(lists["hjaelpemiddel_art"], acts.hj_art[a]),
-            "hjaelpemiddel_type": lookup(lists["hjaelpemiddel_type"], acts.hj_type[a]),
-            "hjaelpemiddel_form": lookup(lists["hjaelpemiddel_form"], acts.hj_form[a]),
-            "hjaelpemiddel_udgift": decimal_text(acts.hj_udgift[a]),
-            "stoetteperson_art": lookup(lists["stoetteperson_art"], acts.sp_art[a]),
-            "stoetteperson_type": lookup(lists["stoetteperson_type"], acts.sp_type[a]),
+            "hjaelpemiddel_art": lookup(lists["hjaelpemiddel_art"], acts["hj_art"][a]),
+            "hjaelpemiddel_type": lookup(lists["hjaelpemiddel_type"], acts["hj_type"][a]),
+            "hjaelpemiddel_form": lookup(lists["hjaelpemiddel_form"], acts["hj_form"][a]),
+            "hjaelpemiddel_udgift": decimal_text(acts["hj_udgift"][a]),
+            "stoetteperson_art": lookup(lists["stoetteperson_art"], acts["sp_art"][a]),
+            "stoetteperson_type": lookup(lists["stoetteperson_type"], acts["sp_type"][a]),
             "assistance_afregningsstatus": lookup(AFREGNING, pa),
             "assistance_refunderet_udgift": decimal_text(pa_amount),
         }

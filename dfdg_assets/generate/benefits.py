@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from ..contract import YR_FIRST_MONTH
 from .common import (
     Period,
     Reference,
+    compact,
     decimal_text,
     int_text,
     lookup,
@@ -23,13 +25,11 @@ from .common import (
     month_of,
     parse_month,
     rank_in_groups,
-    rng_for,
     weekday,
 )
-from ..contract import YR_FIRST_MONTH
 from .population import Population
 from .spells import Spells, group_models
-from .versions import ByDelivery
+from .versions import ByDelivery, Chunk
 
 
 @dataclass
@@ -61,17 +61,28 @@ def yr_weeks(period: Period) -> Weeks:
     return Weeks(monday, label)
 
 
-def build(seed: int, ref: Reference, pop: Population, sp: Spells, period: Period) -> Benefits:
-    rng = rng_for(seed, "benefits")
+def yr_names(ref: Reference) -> list[str]:
+    _, gm = group_models(ref)
+    return list(dict.fromkeys([m.yr_name for m in gm] + [m.supplement for m in gm]))
+
+
+def build(
+    rng: np.random.Generator,
+    seed: int,
+    ref: Reference,
+    pop: Population,
+    sp: Spells,
+    period: Period,
+    weeks: Weeks,
+) -> Chunk:
+    """The YR rows of a chunk of spells."""
     groups, gm = group_models(ref)
-    names = list(dict.fromkeys([m.yr_name for m in gm] + [m.supplement for m in gm]))
-    weeks = yr_weeks(period)
+    names = yr_names(ref)
     w_count = len(weeks.monday)
     if w_count == 0:
         empty = np.zeros(0, dtype=np.int64)
-        rows = ByDelivery(empty, period.n, pid=empty, week=empty, name=empty, amount=empty.astype(float),
-                          refusion=empty.astype(float), kom=empty)
-        return Benefits(weeks, names, rows)
+        cols = {k: empty for k in ("pid", "week", "name", "kom", "lev")}
+        return Chunk({}, {**cols, "amount": empty.astype(float), "refusion": empty.astype(float)})
     w0 = int(weeks.monday[0])
 
     s = np.flatnonzero(sp.yr)
@@ -95,9 +106,11 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, period: Period
     # refund staircase by weeks since the spell began
     k = (mon - (start[r] - weekday(start[r]))) // 7
     refusion = np.select([k < 4, k < 26, k < 52], [80.0, 40.0, 30.0], 20.0)
-    gname = np.array(groups, dtype=object)[g]
-    refusion = np.where(gname == "Sygedagpenge", np.where(k < 4, 100.0, 50.0), refusion)
-    refusion = np.where(np.isin(gname, ["Fleksjob", "Førtidspension"]), 20.0, refusion)
+    gi = {name: i for i, name in enumerate(groups)}
+    refusion = np.where(g == gi.get("Sygedagpenge", -1), np.where(k < 4, 100.0, 50.0), refusion)
+    refusion = np.where(
+        np.isin(g, [gi.get("Fleksjob", -1), gi.get("Førtidspension", -1)]), 20.0, refusion
+    )
     refusion = np.where(rng.random(n) < 0.03, np.nan, refusion)
     name = np.array([names.index(m.yr_name) for m in gm])[g]
 
@@ -116,8 +129,14 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, period: Period
     lev = month_of(weeks.monday[week] + 6) - period.first_mi
 
     # re-sends: all rows of ~1 % of citizen-weeks again in the next delivery, amount changed
-    h = mix64(pid.astype(np.uint64) * np.uint64(w_count + 1) + week.astype(np.uint64) + np.uint64(seed) * np.uint64(0x9E37))
-    again = np.flatnonzero(((h >> np.uint64(11)).astype(np.float64) / 2.0**53 < 0.01) & (lev + 1 < period.n))
+    h = mix64(
+        pid.astype(np.uint64) * np.uint64(w_count + 1)
+        + week.astype(np.uint64)
+        + np.uint64(seed) * np.uint64(0x9E37)
+    )
+    again = np.flatnonzero(
+        ((h >> np.uint64(11)).astype(np.float64) / 2.0**53 < 0.01) & (lev + 1 < period.n)
+    )
     new_amount = np.round(amount[again] * (0.85 + 0.3 * rng.random(len(again))), 2)
 
     cols = {
@@ -128,8 +147,12 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, period: Period
         "refusion": np.concatenate([refusion, refusion[again]]),
         "kom": np.concatenate([kom, kom[again]]),
     }
-    levs = np.concatenate([lev, lev[again] + 1])
-    return Benefits(weeks, names, ByDelivery(levs, period.n, **cols))
+    cols["lev"] = np.concatenate([lev, lev[again] + 1])
+    return Chunk({}, {k: compact(v) for k, v in cols.items()})
+
+
+def finish(merged: Chunk, ref: Reference, weeks: Weeks, n: int) -> Benefits:
+    return Benefits(weeks, yr_names(ref), ByDelivery.of(merged, n))
 
 
 def render(part: dict[str, np.ndarray], yr: Benefits, pop: Population) -> pl.DataFrame:

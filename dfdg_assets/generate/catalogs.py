@@ -10,11 +10,26 @@ import polars as pl
 from .common import NEVER, Reference, lookup, rng_for
 
 AKASSER = (
-    "3F A-kasse", "HK A-kasse", "Krifa A-kasse", "Det Faglige Hus A-kasse", "Ase A-kasse",
-    "FOA A-kasse", "Metal A-kasse", "Ingeniørernes A-kasse", "Akademikernes A-kasse",
-    "CA A-kasse", "Lærernes A-kasse", "Min A-kasse", "BUPL A-kasse", "Socialpædagogernes A-kasse",
-    "Frie Funktionærers A-kasse", "Business Danmark A-kasse", "El-fagets A-kasse",
-    "Fødevareforbundet NNF A-kasse", "Dansk Sygeplejeråds A-kasse", "Magistrenes A-kasse",
+    "3F A-kasse",
+    "HK A-kasse",
+    "Krifa A-kasse",
+    "Det Faglige Hus A-kasse",
+    "Ase A-kasse",
+    "FOA A-kasse",
+    "Metal A-kasse",
+    "Ingeniørernes A-kasse",
+    "Akademikernes A-kasse",
+    "CA A-kasse",
+    "Lærernes A-kasse",
+    "Min A-kasse",
+    "BUPL A-kasse",
+    "Socialpædagogernes A-kasse",
+    "Frie Funktionærers A-kasse",
+    "Business Danmark A-kasse",
+    "El-fagets A-kasse",
+    "Fødevareforbundet NNF A-kasse",
+    "Dansk Sygeplejeråds A-kasse",
+    "Magistrenes A-kasse",
 )
 STATSLIGE = (
     ("STAR", "Styrelsen for Arbejdsmarked og Rekruttering"),
@@ -23,9 +38,18 @@ STATSLIGE = (
     ("AST", "Ankestyrelsen"),
 )
 NATIONALE_AKTOERER = (
-    "AMU Nordjylland", "AMU Syd", "AMU Fyn", "AMU Vest", "AMU Hovedstaden", "AMU Sjælland",
-    "Tech College", "EUC Syd", "Sprogcenter Danmark", "Jobhuset Danmark ApS",
-    "Mentorhuset ApS", "Virksomhedsservice Danmark A/S",
+    "AMU Nordjylland",
+    "AMU Syd",
+    "AMU Fyn",
+    "AMU Vest",
+    "AMU Hovedstaden",
+    "AMU Sjælland",
+    "Tech College",
+    "EUC Syd",
+    "Sprogcenter Danmark",
+    "Jobhuset Danmark ApS",
+    "Mentorhuset ApS",
+    "Virksomhedsservice Danmark A/S",
 )
 LOKALE_SUFFIKSER = ("Jobhus", "Produktionsskole", "Sprogcenter", "Mentorcenter")
 # Providers that activities still refer to but that are gone from the snapshot (flagged as
@@ -33,24 +57,80 @@ LOKALE_SUFFIKSER = ("Jobhus", "Produktionsskole", "Sprogcenter", "Mentorcenter")
 MANGLENDE = ("AA9001", "AA9002", "AA9003")
 
 AMU_EMNER = (
-    "Truckcertifikat", "Kran og løft", "Lager og logistik", "Hygiejne i fødevarevirksomheder",
-    "Rengøring", "Førstehjælp", "Grundlæggende IT", "Kundeservice", "Svejsning",
-    "Kørekort C/CE", "Erhvervsmæssig fragt", "Dansk som andetsprog", "Regning og matematik",
-    "Stilladsmontage", "Arbejdsmiljø", "Pædagogisk arbejde", "Pleje og omsorg",
-    "Kantine og køkken", "Byggeplads", "Anlægsgartner", "Maskinfører", "Sikkerhedsvagt",
-    "Butiksarbejde", "Kontorarbejde", "Tekstbehandling", "Regneark", "Vinduespolering",
-    "Grøn pladsmaskine", "Buschauffør", "Taxi", "Dagplejer", "Serviceassistent",
+    "Truckcertifikat",
+    "Kran og løft",
+    "Lager og logistik",
+    "Hygiejne i fødevarevirksomheder",
+    "Rengøring",
+    "Førstehjælp",
+    "Grundlæggende IT",
+    "Kundeservice",
+    "Svejsning",
+    "Kørekort C/CE",
+    "Erhvervsmæssig fragt",
+    "Dansk som andetsprog",
+    "Regning og matematik",
+    "Stilladsmontage",
+    "Arbejdsmiljø",
+    "Pædagogisk arbejde",
+    "Pleje og omsorg",
+    "Kantine og køkken",
+    "Byggeplads",
+    "Anlægsgartner",
+    "Maskinfører",
+    "Sikkerhedsvagt",
+    "Butiksarbejde",
+    "Kontorarbejde",
+    "Tekstbehandling",
+    "Regneark",
+    "Vinduespolering",
+    "Grøn pladsmaskine",
+    "Buschauffør",
+    "Taxi",
+    "Dagplejer",
+    "Serviceassistent",
 )
-AMU_VARIANTER = ("", ", grundlæggende", ", videregående", " for ledige", ", fornyelse",
-                 ", praktisk", " 2", " 3")
+AMU_VARIANTER = (
+    "",
+    ", grundlæggende",
+    ", videregående",
+    " for ledige",
+    ", fornyelse",
+    ", praktisk",
+    " 2",
+    " 3",
+)
 DUN_TITLER = (
-    "Social- og sundhedshjælper", "Social- og sundhedsassistent", "Pædagogisk assistent",
-    "Lager- og terminaluddannelsen", "Ernæringsassistent", "Chaufføruddannelsen", "Tømrer",
-    "Elektriker", "Kontoruddannelse", "Detailhandelsuddannelse", "Almen voksenuddannelse (AVU)",
-    "Forberedende voksenundervisning (FVU)", "Hf-enkeltfag", "Datatekniker", "Frisør",
-    "Gastronom", "Smed", "VVS-energiuddannelsen", "Maler", "Murer", "Anlægsstruktør",
-    "Serviceassistent", "Bager", "Landbrugsuddannelsen", "Tandklinikassistent",
-    "Multimediedesigner", "Markedsføringsøkonom", "Sygeplejerske", "Pædagog", "Socialrådgiver",
+    "Social- og sundhedshjælper",
+    "Social- og sundhedsassistent",
+    "Pædagogisk assistent",
+    "Lager- og terminaluddannelsen",
+    "Ernæringsassistent",
+    "Chaufføruddannelsen",
+    "Tømrer",
+    "Elektriker",
+    "Kontoruddannelse",
+    "Detailhandelsuddannelse",
+    "Almen voksenuddannelse (AVU)",
+    "Forberedende voksenundervisning (FVU)",
+    "Hf-enkeltfag",
+    "Datatekniker",
+    "Frisør",
+    "Gastronom",
+    "Smed",
+    "VVS-energiuddannelsen",
+    "Maler",
+    "Murer",
+    "Anlægsstruktør",
+    "Serviceassistent",
+    "Bager",
+    "Landbrugsuddannelsen",
+    "Tandklinikassistent",
+    "Multimediedesigner",
+    "Markedsføringsøkonom",
+    "Sygeplejerske",
+    "Pædagog",
+    "Socialrådgiver",
 )
 DUN_VARIANTER = ("", " (EUV1)", " (EUV2)", " (EUV3)")
 
@@ -81,9 +161,9 @@ class Orgs:
                 "org_id": [self.org_id[i] for i in keep],
                 "org_navn": [self.navn[i] for i in keep],
                 "org_type": [self.org_type[i] for i in keep],
-                "kommunekode": pl.Series(
-                    [self.kommunekode[i] for i in keep], dtype=pl.Int64
-                ).cast(pl.String),
+                "kommunekode": pl.Series([self.kommunekode[i] for i in keep], dtype=pl.Int64).cast(
+                    pl.String
+                ),
             },
             schema={c: pl.String for c in ("org_id", "org_navn", "org_type", "kommunekode")},
         )
@@ -131,8 +211,18 @@ def build_orgs(seed: int, ref: Reference, codes: list[int], n_months: int) -> Or
     for i, navn in STATSLIGE:
         add(i, navn, "Statslig part", None)
     manglende = [add(i, "(ophørt)", "Anden aktør", None, NEVER) for i in MANGLENDE]
-    return Orgs(ids, names, types, koms, np.asarray(from_lev, dtype=np.int64), jc, ko,
-                np.asarray(akasser), np.asarray(aktoerer), np.asarray(manglende))
+    return Orgs(
+        ids,
+        names,
+        types,
+        koms,
+        np.asarray(from_lev, dtype=np.int64),
+        jc,
+        ko,
+        np.asarray(akasser),
+        np.asarray(aktoerer),
+        np.asarray(manglende),
+    )
 
 
 @dataclass
@@ -159,8 +249,12 @@ def build_courses(seed: int) -> Courses:
     n_amu, n_dun = 250, 100
     amu = rng.choice(10000, size=n_amu, replace=False) + 40000
     dun = rng.choice(900000, size=n_dun, replace=False) + 100000
-    amu_t = [AMU_EMNER[i % len(AMU_EMNER)] + AMU_VARIANTER[i // len(AMU_EMNER)] for i in range(n_amu)]
-    dun_t = [DUN_TITLER[i % len(DUN_TITLER)] + DUN_VARIANTER[i // len(DUN_TITLER)] for i in range(n_dun)]
+    amu_t = [
+        AMU_EMNER[i % len(AMU_EMNER)] + AMU_VARIANTER[i // len(AMU_EMNER)] for i in range(n_amu)
+    ]
+    dun_t = [
+        DUN_TITLER[i % len(DUN_TITLER)] + DUN_VARIANTER[i // len(DUN_TITLER)] for i in range(n_dun)
+    ]
     kode = np.array([str(c) for c in amu] + [str(c) for c in dun], dtype=object)
     kind = np.array([0] * n_amu + [1] * n_dun, dtype=np.int64)
     listed = np.ones(n_amu + n_dun, dtype=bool)

@@ -179,8 +179,12 @@ def choice_rows(rng: np.random.Generator, weights: np.ndarray, rows: np.ndarray)
     return np.minimum(out, weights.shape[1] - 1)
 
 
-def force_coverage(rng: np.random.Generator, codes: np.ndarray, values: Sequence[int] | int,
-                   eligible: np.ndarray | None = None) -> None:
+def force_coverage(
+    rng: np.random.Generator,
+    codes: np.ndarray,
+    values: Sequence[int] | int,
+    eligible: np.ndarray | None = None,
+) -> None:
     """Overwrite a few random elements so that every one of `values` occurs (in place).
 
     Used for closed value lists, so that even small samples exercise every value.
@@ -295,3 +299,20 @@ def reference() -> Reference:
         kategorier={k: tuple(v) for k, v in kat.items()},
         generelle=alle,
     )
+
+
+def compact(a: np.ndarray) -> np.ndarray:
+    """An integer array in the smallest type that holds it (other arrays as they are).
+
+    The model keeps tens of millions of values at national scale; small types keep it in a
+    few GB.
+    """
+    a = np.asarray(a)
+    if a.size == 0 or not np.issubdtype(a.dtype, np.integer):
+        return a
+    lo, hi = int(a.min()), int(a.max())
+    for t in (np.int8, np.int16, np.int32):
+        info = np.iinfo(t)
+        if info.min <= lo and hi <= info.max:
+            return a.astype(t)
+    return a.astype(np.int64)

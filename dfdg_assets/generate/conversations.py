@@ -6,8 +6,6 @@ every version carries its full participant list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import polars as pl
 
@@ -16,43 +14,95 @@ from .common import (
     Period,
     Reference,
     choice_rows,
+    compact,
     date_text,
     force_coverage,
     int_text,
     lookup,
     prefixed,
     rank_in_groups,
-    rng_for,
     workday_back,
 )
 from .population import Population
 from .spells import Spells, group_models
-from .versions import ByDelivery, latest_per_delivery
+from .versions import ByDelivery, Chunk
 
 # conversation types by benefit group (relative weights; unlisted types get a small weight)
 TYPE_WEIGHTS = {
-    "A-dagpenge": {"Jobsamtale": 35, "Jobsamtale med a-kasse": 25, "Rådighedssamtale": 10,
-                   "CV samtale": 10, "Informationsmøde": 5, "Informationsmøde uden mødepligt": 4,
-                   "Opfølgningssamtale": 6},
-    "Sygedagpenge": {"Opfølgningssamtale": 60, "Samtale i rehabiliteringsteam": 5, "Jobsamtale": 10,
-                     "Henvisning": 5, "Informationsmøde": 8},
-    "Jobafklaringsforløb": {"Opfølgningssamtale": 40, "Samtale i rehabiliteringsteam": 25, "Jobsamtale": 20},
-    "Ressourceforløb": {"Opfølgningssamtale": 40, "Samtale i rehabiliteringsteam": 25, "Jobsamtale": 20},
-    "Revalidering": {"Opfølgningssamtale": 40, "Samtale i rehabiliteringsteam": 10, "Jobsamtale": 30},
-    "Ledighedsydelse": {"Fleksjobopfølgningssamtale": 50, "Jobsamtale": 30, "Opfølgningssamtale": 10},
+    "A-dagpenge": {
+        "Jobsamtale": 35,
+        "Jobsamtale med a-kasse": 25,
+        "Rådighedssamtale": 10,
+        "CV samtale": 10,
+        "Informationsmøde": 5,
+        "Informationsmøde uden mødepligt": 4,
+        "Opfølgningssamtale": 6,
+    },
+    "Sygedagpenge": {
+        "Opfølgningssamtale": 60,
+        "Samtale i rehabiliteringsteam": 5,
+        "Jobsamtale": 10,
+        "Henvisning": 5,
+        "Informationsmøde": 8,
+    },
+    "Jobafklaringsforløb": {
+        "Opfølgningssamtale": 40,
+        "Samtale i rehabiliteringsteam": 25,
+        "Jobsamtale": 20,
+    },
+    "Ressourceforløb": {
+        "Opfølgningssamtale": 40,
+        "Samtale i rehabiliteringsteam": 25,
+        "Jobsamtale": 20,
+    },
+    "Revalidering": {
+        "Opfølgningssamtale": 40,
+        "Samtale i rehabiliteringsteam": 10,
+        "Jobsamtale": 30,
+    },
+    "Ledighedsydelse": {
+        "Fleksjobopfølgningssamtale": 50,
+        "Jobsamtale": 30,
+        "Opfølgningssamtale": 10,
+    },
     "Fleksjob": {"Fleksjobopfølgningssamtale": 70, "Opfølgningssamtale": 10},
     "Førtidspension": {"Opfølgningssamtale": 50},
     "Selvforsørgelses- og hjemrejseydelse/overgangsydelse": {
-        "Integrationssamtale": 35, "Jobsamtale": 30, "Opfølgningssamtale": 10, "Henvisning": 5},
+        "Integrationssamtale": 35,
+        "Jobsamtale": 30,
+        "Opfølgningssamtale": 10,
+        "Henvisning": 5,
+    },
 }
-DEFAULT_TYPES = {"Jobsamtale": 50, "Opfølgningssamtale": 10, "Informationsmøde": 8, "Henvisning": 7,
-                 "CV samtale": 5, "Rådighedssamtale": 5, "Samtale i rehabiliteringsteam": 3}
+DEFAULT_TYPES = {
+    "Jobsamtale": 50,
+    "Opfølgningssamtale": 10,
+    "Informationsmøde": 8,
+    "Henvisning": 7,
+    "CV samtale": 5,
+    "Rådighedssamtale": 5,
+    "Samtale i rehabiliteringsteam": 3,
+}
 AKASSE_TYPES = ("Jobsamtale med a-kasse", "Rådighedssamtale")
 # contact forms before and after the 2020 lockdown (phone and video took over)
-KONTAKT_FOER = {"Personlig kontakt": 62, "Telefon": 20, "Brev": 4, "Digitalt": 6,
-                "Møde direkte på arbejde": 3, "Videokonference": 2, "Andet": 3}
-KONTAKT_EFTER = {"Personlig kontakt": 30, "Telefon": 40, "Brev": 3, "Digitalt": 10,
-                 "Møde direkte på arbejde": 2, "Videokonference": 12, "Andet": 3}
+KONTAKT_FOER = {
+    "Personlig kontakt": 62,
+    "Telefon": 20,
+    "Brev": 4,
+    "Digitalt": 6,
+    "Møde direkte på arbejde": 3,
+    "Videokonference": 2,
+    "Andet": 3,
+}
+KONTAKT_EFTER = {
+    "Personlig kontakt": 30,
+    "Telefon": 40,
+    "Brev": 3,
+    "Digitalt": 10,
+    "Møde direkte på arbejde": 2,
+    "Videokonference": 12,
+    "Andet": 3,
+}
 LOCKDOWN = int(np.datetime64("2020-03-11", "D").astype(np.int64))
 STATUS = {"Afholdt": 0.80, "Aflyst": 0.13, "Planlagt": 0.07}
 
@@ -61,22 +111,15 @@ def _weights(values: tuple[str, ...], table: dict[str, float], floor: float) -> 
     return np.array([table.get(v, floor) for v in values], dtype=float)
 
 
-@dataclass
-class Conversations:
-    num: np.ndarray
-    pid: np.ndarray
-    kom: np.ndarray
-    date: np.ndarray
-    type: np.ndarray
-    org: np.ndarray
-    k: np.ndarray  # participants when held or cancelled
-    k_booked: np.ndarray  # participants when booked
-    deltagere: np.ndarray  # (n, 3) distinct participant types
-
-
-def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
-          period: Period) -> tuple[Conversations, ByDelivery]:
-    rng = rng_for(seed, "conversations")
+def build(
+    rng: np.random.Generator,
+    ref: Reference,
+    pop: Population,
+    sp: Spells,
+    orgs: Orgs,
+    period: Period,
+) -> Chunk:
+    """The conversations of a chunk of spells."""
     lists = ref.lists
     groups, gm = group_models(ref)
     types, forms, statuses = lists["samtaletype"], lists["kontaktform"], lists["samtalestatus"]
@@ -89,7 +132,9 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
     r = rank_in_groups(count)
     n = len(c_sp)
     pid, group, start = sp.pid[c_sp], sp.group[c_sp], sp.start[c_sp]
-    off = np.where(r == 0, rng.integers(0, 15, n), (rng.random(n) * np.repeat(dur_eff, count)).astype(np.int64))
+    off = np.where(
+        r == 0, rng.integers(0, 15, n), (rng.random(n) * np.repeat(dur_eff, count)).astype(np.int64)
+    )
     date = np.maximum(workday_back(start + off), start)
 
     tw = np.stack([_weights(types, TYPE_WEIGHTS.get(g, DEFAULT_TYPES), 1.0) for g in groups])
@@ -109,7 +154,9 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
     by_akasse = np.isin(typ, ak_types)
     org = np.where(by_akasse, orgs.akasser[pop.akasse[pid]], org)
     u = rng.random(n)
-    org = np.where(u < 0.05, -1, np.where(u < 0.07, orgs.aktoerer[rng.integers(0, len(orgs.aktoerer), n)], org))
+    org = np.where(
+        u < 0.05, -1, np.where(u < 0.07, orgs.aktoerer[rng.integers(0, len(orgs.aktoerer), n)], org)
+    )
 
     # participants: 0-3 distinct types
     d = len(lists["deltagertype"])
@@ -118,12 +165,19 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
     a = 1 + rng.integers(0, max(d - 1, 1), n)
     b = 1 + rng.integers(0, max(d - 2, 1), n)
     b = b + (b >= a)
-    deltagere = np.stack([t1, (t1 + a) % d, (t1 + b) % d], axis=1)
     k_booked = k - ((k > 0) & (rng.random(n) < 0.3))
-
-    num = np.empty(n, dtype=np.int64)
-    num[np.lexsort((pid, date))] = np.arange(1, n + 1)
-    conv = Conversations(num, pid, kom, date, typ, org, k, k_booked, deltagere)
+    records = {
+        "pid": pid,
+        "kom": kom,
+        "date": date,
+        "type": typ,
+        "org": org,
+        "k": k,
+        "k_booked": k_booked,
+        "d0": t1,
+        "d1": (t1 + a) % d,
+        "d2": (t1 + b) % d,
+    }
 
     # versions: 0 booked (Planlagt), 1 held/cancelled, 2 correction of the contact form
     planlagt = statuses.index("Planlagt") if "Planlagt" in statuses else -1
@@ -137,40 +191,57 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
     lev2 = period.lev(date[v2], lag[v2]) + rng.integers(1, 4, len(v2))
     k2 = (kontakt[v2] + 1 + rng.integers(0, max(len(forms) - 1, 1), len(v2))) % len(forms)
     cols = {
-        "conv": np.concatenate([v0, v1, v2]),
+        "rec": np.concatenate([v0, v1, v2]),
         "status": np.concatenate([np.full(len(v0), planlagt), final[v1], final[v2]]),
         "kontakt": np.concatenate([kontakt[v0], kontakt[v1], k2]),
         "booked": np.concatenate([np.ones(len(v0), bool), np.zeros(len(v1) + len(v2), bool)]),
     }
-    ver = np.concatenate([np.zeros(len(v0)), np.ones(len(v1)), np.full(len(v2), 2)]).astype(np.int64)
-    idx, lv = latest_per_delivery(cols["conv"], ver, np.concatenate([lev0, lev1, lev2]), period.n)
-    return conv, ByDelivery(lv, period.n, **{k_: v[idx] for k_, v in cols.items()})
+    ver = np.concatenate([np.zeros(len(v0)), np.ones(len(v1)), np.full(len(v2), 2)]).astype(
+        np.int64
+    )
+    return Chunk.of(records, cols, ver, np.concatenate([lev0, lev1, lev2]), period.n)
 
 
-def render(part: dict[str, np.ndarray], conv: Conversations, ref: Reference, pop: Population,
-           orgs: Orgs) -> tuple[pl.DataFrame, pl.DataFrame]:
+def finish(merged: Chunk, n: int) -> tuple[dict[str, np.ndarray], ByDelivery]:
+    """Number the conversations by date and group the versions by delivery."""
+    r = dict(merged.records)
+    num = np.empty(len(r["pid"]), dtype=np.int64)
+    num[np.lexsort((r["pid"], r["date"]))] = np.arange(1, len(num) + 1)
+    r["num"] = compact(num)
+    return r, ByDelivery.of(merged, n)
+
+
+def render(
+    part: dict[str, np.ndarray],
+    conv: dict[str, np.ndarray],
+    ref: Reference,
+    pop: Population,
+    orgs: Orgs,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     lists = ref.lists
-    c = part["conv"]
-    ids = prefixed("S", conv.num[c])
+    c = part["rec"]
+    ids = prefixed("S", conv["num"][c])
     samtale = pl.DataFrame(
         {
             "samtale_id": ids,
-            "cpr": pop.cpr_text(conv.pid[c]),
-            "kommunekode": int_text(conv.kom[c]),
-            "samtaledato": date_text(conv.date[c]),
-            "samtaletype": lookup(lists["samtaletype"], conv.type[c]),
+            "cpr": pop.cpr_text(conv["pid"][c]),
+            "kommunekode": int_text(conv["kom"][c]),
+            "samtaledato": date_text(conv["date"][c]),
+            "samtaletype": lookup(lists["samtaletype"], conv["type"][c]),
             "kontaktform": lookup(lists["kontaktform"], part["kontakt"]),
             "samtalestatus": lookup(lists["samtalestatus"], part["status"]),
-            "indkaldende_org_id": lookup(orgs.org_id, conv.org[c]),
+            "indkaldende_org_id": lookup(orgs.org_id, conv["org"][c]),
         }
     )
-    k = np.where(part["booked"], conv.k_booked[c], conv.k[c])
+    k = np.where(part["booked"], conv["k_booked"][c], conv["k"][c])
     row = np.repeat(np.arange(len(c)), k)
     rank = rank_in_groups(k)
+    cr = c[row]
+    typ = np.select([rank == 0, rank == 1], [conv["d0"][cr], conv["d1"][cr]], conv["d2"][cr])
     deltager = pl.DataFrame(
         {
             "samtale_id": ids.gather(pl.Series(row, dtype=pl.UInt32)),
-            "deltagertype": lookup(lists["deltagertype"], conv.deltagere[c[row], rank]),
+            "deltagertype": lookup(lists["deltagertype"], typ),
         }
     )
     return samtale, deltager

@@ -23,8 +23,10 @@ UNKNOWN_KOMMUNE = "999"
 def _bad_cpr(col: pl.Expr, variant: pl.Series) -> pl.Expr:
     c = col.str
     return (
-        pl.when(variant == 0).then(pl.concat_str(c.slice(0, 2), pl.lit("13"), c.slice(4)))  # month 13
-        .when(variant == 1).then(pl.concat_str(pl.lit("00"), c.slice(2)))  # day 0
+        pl.when(variant == 0)
+        .then(pl.concat_str(c.slice(0, 2), pl.lit("13"), c.slice(4)))  # month 13
+        .when(variant == 1)
+        .then(pl.concat_str(pl.lit("00"), c.slice(2)))  # day 0
         .otherwise(c.slice(0, 9))  # nine digits
     )
 
@@ -32,17 +34,30 @@ def _bad_cpr(col: pl.Expr, variant: pl.Series) -> pl.Expr:
 def _bad_date(col: pl.Expr, variant: pl.Series) -> pl.Expr:
     c = col.str
     return (
-        pl.when(variant == 0).then(pl.concat_str(c.slice(0, 8), pl.lit("32")))  # day 32
-        .otherwise(pl.concat_str(c.slice(8, 2), pl.lit("."), c.slice(5, 2), pl.lit("."), c.slice(0, 4)))
+        pl.when(variant == 0)
+        .then(pl.concat_str(c.slice(0, 8), pl.lit("32")))  # day 32
+        .otherwise(
+            pl.concat_str(c.slice(8, 2), pl.lit("."), c.slice(5, 2), pl.lit("."), c.slice(0, 4))
+        )
     )
 
 
 def _bad_timestamp(col: pl.Expr, variant: pl.Series) -> pl.Expr:
     c = col.str
     return (
-        pl.when(variant == 0).then(pl.concat_str(c.slice(0, 5), pl.lit("13"), c.slice(7)))  # month 13
-        .otherwise(pl.concat_str(c.slice(8, 2), pl.lit("."), c.slice(5, 2), pl.lit("."), c.slice(0, 4),
-                                 pl.lit(" "), c.slice(11, 5)))
+        pl.when(variant == 0)
+        .then(pl.concat_str(c.slice(0, 5), pl.lit("13"), c.slice(7)))  # month 13
+        .otherwise(
+            pl.concat_str(
+                c.slice(8, 2),
+                pl.lit("."),
+                c.slice(5, 2),
+                pl.lit("."),
+                c.slice(0, 4),
+                pl.lit(" "),
+                c.slice(11, 5),
+            )
+        )
     )
 
 
@@ -50,15 +65,21 @@ def _conflict(file: str, df: pl.DataFrame) -> pl.DataFrame:
     """The same id with different content."""
     if file == "visitation":
         c = pl.col("visitationstidspunkt")
-        return df.with_columns(pl.concat_str(c.str.slice(0, 11), pl.lit("06:59:00")).alias(c.meta.output_name()))
+        return df.with_columns(
+            pl.concat_str(c.str.slice(0, 11), pl.lit("06:59:00")).alias(c.meta.output_name())
+        )
     col, a, b = {
         "aktivitet": ("aktivitetsstatus", "Annulleret", "Gennemført"),
         "samtale": ("samtalestatus", "Aflyst", "Afholdt"),
     }[file]
-    return df.with_columns(pl.when(pl.col(col) == a).then(pl.lit(b)).otherwise(pl.lit(a)).alias(col))
+    return df.with_columns(
+        pl.when(pl.col(col) == a).then(pl.lit(b)).otherwise(pl.lit(a)).alias(col)
+    )
 
 
-def inject(df: pl.DataFrame, file: str, rng: np.random.Generator, rate: float) -> tuple[pl.DataFrame, int]:
+def inject(
+    df: pl.DataFrame, file: str, rng: np.random.Generator, rate: float
+) -> tuple[pl.DataFrame, int]:
     """The file with faults; also the number of faults injected."""
     kinds = KINDS.get(file)
     n = df.height
@@ -80,22 +101,47 @@ def inject(df: pl.DataFrame, file: str, rng: np.random.Generator, rate: float) -
             continue
         m = pl.Series(sel)
         if name == "cpr":
-            df = df.with_columns(pl.when(m).then(_bad_cpr(pl.col("cpr"), v)).otherwise(pl.col("cpr")).alias("cpr"))
+            df = df.with_columns(
+                pl.when(m).then(_bad_cpr(pl.col("cpr"), v)).otherwise(pl.col("cpr")).alias("cpr")
+            )
         elif name == "date":
             c = DATE_COLUMN[file]
-            df = df.with_columns(pl.when(m).then(_bad_date(pl.col(c), v)).otherwise(pl.col(c)).alias(c))
+            df = df.with_columns(
+                pl.when(m).then(_bad_date(pl.col(c), v)).otherwise(pl.col(c)).alias(c)
+            )
         elif name == "timestamp":
             c = "visitationstidspunkt"
-            df = df.with_columns(pl.when(m).then(_bad_timestamp(pl.col(c), v)).otherwise(pl.col(c)).alias(c))
+            df = df.with_columns(
+                pl.when(m).then(_bad_timestamp(pl.col(c), v)).otherwise(pl.col(c)).alias(c)
+            )
         elif name == "slut_foer_start":
-            before = (pl.col("startdato").str.to_date(strict=False) - pl.duration(days=7)).cast(pl.String)
-            df = df.with_columns(pl.when(m).then(before).otherwise(pl.col("slutdato")).alias("slutdato"))
+            before = (pl.col("startdato").str.to_date(strict=False) - pl.duration(days=7)).cast(
+                pl.String
+            )
+            df = df.with_columns(
+                pl.when(m).then(before).otherwise(pl.col("slutdato")).alias("slutdato")
+            )
         elif name == "kommune":
-            df = df.with_columns(pl.when(m).then(pl.lit(UNKNOWN_KOMMUNE)).otherwise(pl.col("kommunekode")).alias("kommunekode"))
+            df = df.with_columns(
+                pl.when(m)
+                .then(pl.lit(UNKNOWN_KOMMUNE))
+                .otherwise(pl.col("kommunekode"))
+                .alias("kommunekode")
+            )
         elif name == "timer":
-            df = df.with_columns(pl.when(m).then(pl.lit("200")).otherwise(pl.col("timer_pr_uge")).alias("timer_pr_uge"))
+            df = df.with_columns(
+                pl.when(m)
+                .then(pl.lit("200"))
+                .otherwise(pl.col("timer_pr_uge"))
+                .alias("timer_pr_uge")
+            )
         elif name == "refusion":
-            df = df.with_columns(pl.when(m).then(pl.lit("150")).otherwise(pl.col("refusionsprocent")).alias("refusionsprocent"))
+            df = df.with_columns(
+                pl.when(m)
+                .then(pl.lit("150"))
+                .otherwise(pl.col("refusionsprocent"))
+                .alias("refusionsprocent")
+            )
         elif name == "conflict":
             extra.append(_conflict(file, df.filter(m)))
         elif name == "duplicate":

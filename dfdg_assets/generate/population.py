@@ -14,26 +14,112 @@ from .common import NEVER, Period, int_text, lookup, month_of, rng_for, run_star
 from .municipalities import allocate
 
 FIRST_M = (
-    "Peter", "Jens", "Lars", "Michael", "Henrik", "Thomas", "Søren", "Jan", "Niels", "Anders",
-    "Morten", "Martin", "Rasmus", "Mads", "Mikkel", "Frederik", "Christian", "Jesper", "Kasper",
-    "Emil", "Oliver", "William", "Noah", "Lucas", "Ali", "Mohammed", "Ahmad", "Piotr",
+    "Peter",
+    "Jens",
+    "Lars",
+    "Michael",
+    "Henrik",
+    "Thomas",
+    "Søren",
+    "Jan",
+    "Niels",
+    "Anders",
+    "Morten",
+    "Martin",
+    "Rasmus",
+    "Mads",
+    "Mikkel",
+    "Frederik",
+    "Christian",
+    "Jesper",
+    "Kasper",
+    "Emil",
+    "Oliver",
+    "William",
+    "Noah",
+    "Lucas",
+    "Ali",
+    "Mohammed",
+    "Ahmad",
+    "Piotr",
 )
 FIRST_F = (
-    "Anne", "Kirsten", "Mette", "Hanne", "Helle", "Susanne", "Lene", "Maria", "Marianne",
-    "Louise", "Camilla", "Pia", "Charlotte", "Tina", "Julie", "Sofie", "Emma", "Ida", "Freja",
-    "Laura", "Clara", "Nanna", "Fatima", "Aisha", "Zeynep", "Anna", "Agnes", "Karen",
+    "Anne",
+    "Kirsten",
+    "Mette",
+    "Hanne",
+    "Helle",
+    "Susanne",
+    "Lene",
+    "Maria",
+    "Marianne",
+    "Louise",
+    "Camilla",
+    "Pia",
+    "Charlotte",
+    "Tina",
+    "Julie",
+    "Sofie",
+    "Emma",
+    "Ida",
+    "Freja",
+    "Laura",
+    "Clara",
+    "Nanna",
+    "Fatima",
+    "Aisha",
+    "Zeynep",
+    "Anna",
+    "Agnes",
+    "Karen",
 )
 LAST = (
-    "Nielsen", "Jensen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen",
-    "Rasmussen", "Jørgensen", "Petersen", "Madsen", "Kristensen", "Olsen", "Thomsen",
-    "Christiansen", "Poulsen", "Johansen", "Møller", "Mortensen", "Knudsen", "Jakobsen",
-    "Mikkelsen", "Frederiksen", "Lund", "Holm", "Schmidt", "Eriksen", "Østergaard", "Kjær",
-    "Vestergaard", "Dahl", "Yilmaz", "Hussein", "Nowak", "Ahmadi",
+    "Nielsen",
+    "Jensen",
+    "Hansen",
+    "Pedersen",
+    "Andersen",
+    "Christensen",
+    "Larsen",
+    "Sørensen",
+    "Rasmussen",
+    "Jørgensen",
+    "Petersen",
+    "Madsen",
+    "Kristensen",
+    "Olsen",
+    "Thomsen",
+    "Christiansen",
+    "Poulsen",
+    "Johansen",
+    "Møller",
+    "Mortensen",
+    "Knudsen",
+    "Jakobsen",
+    "Mikkelsen",
+    "Frederiksen",
+    "Lund",
+    "Holm",
+    "Schmidt",
+    "Eriksen",
+    "Østergaard",
+    "Kjær",
+    "Vestergaard",
+    "Dahl",
+    "Yilmaz",
+    "Hussein",
+    "Nowak",
+    "Ahmadi",
 )
 
 # Relative number of residents per year of age 0..100 (rough Danish shape).
 _AGE_W = np.array(
-    [1.1] * 20 + [1.3] * 10 + [1.25] * 30 + [1.15] * 10 + [0.95] * 10 + [0.45] * 10
+    [1.1] * 20
+    + [1.3] * 10
+    + [1.25] * 30
+    + [1.15] * 10
+    + [0.95] * 10
+    + [0.45] * 10
     + [0.08 * np.exp(-k / 3) for k in range(11)]
 )
 
@@ -51,6 +137,7 @@ class Population:
     in_lev: np.ndarray  # first delivery in which the person is a resident
     out_lev: np.ndarray  # first delivery in which the person no longer is
     first_start: np.ndarray  # benefit citizens only: start of their first spell
+    stock: np.ndarray  # benefit citizens only: already on benefit when history starts
     akasse: np.ndarray  # benefit citizens only: index of their unemployment fund
     name_parts: tuple[np.ndarray, np.ndarray, np.ndarray]  # first, middle (-1 none), last
 
@@ -72,8 +159,15 @@ class Population:
         return pl.select(pl.concat_str([fm, mid, la], separator=" ", ignore_nulls=True)).to_series()
 
 
-def build(seed: int, codes: list[int], indbyggere: np.ndarray, borgere: int,
-          beboere_pr_borger: float, period: Period, n_akasser: int) -> Population:
+def build(
+    seed: int,
+    codes: list[int],
+    indbyggere: np.ndarray,
+    borgere: int,
+    beboere_pr_borger: float,
+    period: Period,
+    n_akasser: int,
+) -> Population:
     """Draw the residents of the chosen municipalities."""
     rng = rng_for(seed, "population")
     k = len(codes)
@@ -87,7 +181,7 @@ def build(seed: int, codes: list[int], indbyggere: np.ndarray, borgere: int,
     # benefit citizens: the first spell start fixes their age (mostly 16-66 at that time)
     b = borgere
     kom_b_cit = np.repeat(codes_a, per_kom)
-    stock = rng.random(b) < 0.25  # on benefit when history starts: registered in its first weeks
+    stock = rng.random(b) < 0.3  # on benefit when history starts: registered in its first weeks
     first_start = np.where(
         stock,
         period.hist_start + rng.integers(0, 21, b),
@@ -95,7 +189,9 @@ def build(seed: int, codes: list[int], indbyggere: np.ndarray, borgere: int,
     )
     age = 16 + 50 * rng.beta(1.3, 1.7, b)
     u = rng.random(b)
-    age = np.where(u < 0.03, 15 + rng.random(b), np.where(u > 0.97, 66.5 + 1.5 * rng.random(b), age))
+    age = np.where(
+        u < 0.03, 15 + rng.random(b), np.where(u > 0.97, 66.5 + 1.5 * rng.random(b), age)
+    )
     birth_b = first_start - np.round(age * 365.25).astype(np.int64)
     akasse = rng.integers(0, n_akasser, b)
 
@@ -120,7 +216,8 @@ def build(seed: int, codes: list[int], indbyggere: np.ndarray, borgere: int,
     birth_m = np.where(
         baby,
         month_start + rng.integers(0, 28, m),
-        month_start - rng.choice(len(_AGE_W), size=m, p=_AGE_W / _AGE_W.sum()) * 365
+        month_start
+        - rng.choice(len(_AGE_W), size=m, p=_AGE_W / _AGE_W.sum()) * 365
         - rng.integers(0, 365, m),
     )
 
@@ -139,21 +236,36 @@ def build(seed: int, codes: list[int], indbyggere: np.ndarray, borgere: int,
         idx = np.flatnonzero(mover)
         lo = np.where(idx < b, period.hist_start + 30, fra_day + 1)
         lo = np.maximum(lo, birth[idx] + 1)
-        move_day[idx] = lo + (rng.random(len(idx)) * np.maximum(period.end - 5 - lo, 1)).astype(np.int64)
+        move_day[idx] = lo + (rng.random(len(idx)) * np.maximum(period.end - 5 - lo, 1)).astype(
+            np.int64
+        )
         pos = np.searchsorted(codes_a, kom_a[idx])
         tgt = rng.choice(k, size=len(idx), p=indbyggere / indbyggere.sum())
         tgt = np.where(tgt == pos, (tgt + 1) % k, tgt)
         kom_new[idx] = codes_a[tgt]
 
-    move_lev = np.where(move_day < NEVER, month_of(np.minimum(move_day, period.end)) - period.first_mi, NEVER)
+    move_lev = np.where(
+        move_day < NEVER, month_of(np.minimum(move_day, period.end)) - period.first_mi, NEVER
+    )
     cpr_num, gender = _cpr_numbers(rng, birth)
     first = rng.integers(0, len(FIRST_M), size) + np.where(gender == 1, 0, len(FIRST_M))
     middle = np.where(rng.random(size) < 0.3, rng.integers(0, len(LAST), size), -1)
     last = rng.integers(0, len(LAST), size)
     return Population(
-        n_benefit=b, birth=birth, cpr_num=cpr_num, gender=gender, kom_a=kom_a, kom_b=kom_new,
-        move_day=move_day, move_lev=move_lev, in_lev=in_lev, out_lev=out_lev, first_start=first_start,
-        akasse=akasse, name_parts=(first, middle, last),
+        n_benefit=b,
+        birth=birth,
+        cpr_num=cpr_num,
+        gender=gender,
+        kom_a=kom_a,
+        kom_b=kom_new,
+        move_day=move_day,
+        move_lev=move_lev,
+        in_lev=in_lev,
+        out_lev=out_lev,
+        first_start=first_start,
+        stock=stock,
+        akasse=akasse,
+        name_parts=(first, middle, last),
     )
 
 
@@ -173,13 +285,12 @@ def _cpr_numbers(rng: np.random.Generator, birth: np.ndarray) -> tuple[np.ndarra
     offset = rng.integers(0, 6000, len(sb))[run_starts(sb)]
     s = (offset + rank * 7919) % cap  # 7919 is prime: distinct serials within a date
     serial = np.where(
-        y >= 2000, 4000 + s,  # digit 7 in 4..9: 2000-2036
+        y >= 2000,
+        4000 + s,  # digit 7 in 4..9: 2000-2036
         np.where(s < 5000, s, s + 4000),  # 1900s: digit 7 in 0..3, and 4 or 9 from 1937
     )
     num = np.empty(len(birth), dtype=np.int64)
-    num[order] = (
-        (day[order] + 60) * 10**8 + month[order] * 10**6 + (y % 100) * 10**4 + serial
-    )
+    num[order] = (day[order] + 60) * 10**8 + month[order] * 10**6 + (y % 100) * 10**4 + serial
     return num, (num % 2).astype(np.int8)
 
 
@@ -189,7 +300,9 @@ class BorgerSnapshots:
     def __init__(self, pop: Population) -> None:
         self.pop = pop
         self.order = np.argsort(pop.cpr_num, kind="stable")
-        self.base = pl.DataFrame({"cpr": pop.cpr_text(self.order), "fuldenavn": pop.names(self.order)})
+        self.base = pl.DataFrame(
+            {"cpr": pop.cpr_text(self.order), "fuldenavn": pop.names(self.order)}
+        )
 
     def frame(self, lev: int) -> pl.DataFrame:
         """Every resident at the end of delivery `lev`, sorted by cpr."""

@@ -15,7 +15,10 @@ from .common import Period, reference, rng_for
 from .faults import inject
 from .municipalities import select
 from .population import BorgerSnapshots
+from .versions import Chunk, merge
 from .writer import write_delivery
+
+CHUNK_CITIZENS = 50_000
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,23 @@ class GenerateSummary:
 
     def __str__(self) -> str:
         per_file = ", ".join(f"{k} {v:,}" for k, v in self.rows.items())
-        return (f"{self.months} months, {self.files} files, {self.bytes:,} bytes in "
-                f"{self.seconds:.1f} s ({self.faults} row faults); rows: {per_file}")
+        return (
+            f"{self.months} months, {self.files} files, {self.bytes:,} bytes in "
+            f"{self.seconds:.1f} s ({self.faults} row faults); rows: {per_file}"
+        )
 
 
-def generate(out: Path, *, kommuner: int | Sequence[int] = 4, borgere: int = 6000,
-             fra: str = "2017-01", til: str = "2021-03", seed: int = 1, fejlrate: float = 0.001,
-             beboere_pr_borger: float = 3.0) -> GenerateSummary:
+def generate(
+    out: Path,
+    *,
+    kommuner: int | Sequence[int] = 4,
+    borgere: int = 6000,
+    fra: str = "2017-01",
+    til: str = "2021-03",
+    seed: int = 1,
+    fejlrate: float = 0.001,
+    beboere_pr_borger: float = 3.0,
+) -> GenerateSummary:
     """Write synthetic monthly deliveries fra..til into the inbox folder `out`.
 
     The output is byte-identical for identical arguments.
@@ -59,12 +72,33 @@ def generate(out: Path, *, kommuner: int | Sequence[int] = 4, borgere: int = 600
 
     orgs = build_orgs(seed, ref, codes, period.n)
     courses = build_courses(seed)
-    pop = population.build(seed, codes, weights, borgere, beboere_pr_borger, period, len(orgs.akasser))
+    pop = population.build(
+        seed, codes, weights, borgere, beboere_pr_borger, period, len(orgs.akasser)
+    )
     sp = spells.build(seed, ref, pop, period)
-    vis = visitations.build(seed, ref, pop, sp, orgs, period)
-    acts, act_v = activities.build(seed, ref, pop, sp, orgs, courses, period)
-    conv, conv_v = conversations.build(seed, ref, pop, sp, orgs, period)
-    yr = benefits.build(seed, ref, pop, sp, period)
+    weeks = benefits.yr_weeks(period)
+    # Built in chunks of citizens so that the temporaries stay small at national scale; the
+    # chunk size is fixed, so the output does not depend on the machine.
+    parts: dict[str, list[Chunk]] = {"v": [], "a": [], "c": [], "y": []}
+    for i, chunk in enumerate(sp.chunks(CHUNK_CITIZENS)):
+        parts["v"].append(
+            visitations.build(rng_for(seed, f"visitations/{i}"), ref, pop, chunk, orgs, period)
+        )
+        parts["a"].append(
+            activities.build(
+                rng_for(seed, f"activities/{i}"), ref, pop, chunk, orgs, courses, period
+            )
+        )
+        parts["c"].append(
+            conversations.build(rng_for(seed, f"conversations/{i}"), ref, pop, chunk, orgs, period)
+        )
+        parts["y"].append(
+            benefits.build(rng_for(seed, f"benefits/{i}"), seed, ref, pop, chunk, period, weeks)
+        )
+    vis, vis_v = visitations.finish(merge(parts.pop("v")), period.n)
+    acts, act_v = activities.finish(merge(parts.pop("a")), period.n)
+    conv, conv_v = conversations.finish(merge(parts.pop("c")), period.n)
+    yr = benefits.finish(merge(parts.pop("y")), ref, weeks, period.n)
     borger = BorgerSnapshots(pop)
     udd = courses.snapshot()
 
@@ -73,7 +107,7 @@ def generate(out: Path, *, kommuner: int | Sequence[int] = 4, borgere: int = 600
     for i, month in enumerate(period.months):
         samtale, deltager = conversations.render(conv_v.part(i), conv, ref, pop, orgs)
         frames = {
-            "visitation": visitations.render(vis.part(i), ref, pop, orgs),
+            "visitation": visitations.render(vis_v.part(i), vis, ref, pop, orgs),
             "aktivitet": activities.render(act_v.part(i), acts, ref, pop, orgs, courses),
             "samtale": samtale,
             "samtale_deltager": deltager,
@@ -83,11 +117,15 @@ def generate(out: Path, *, kommuner: int | Sequence[int] = 4, borgere: int = 600
             "uddannelse": udd,
         }
         for name in ("visitation", "aktivitet", "samtale", "ydelse"):
-            frames[name], k = inject(frames[name], name, rng_for(seed, f"faults/{name}/{month}"), fejlrate)
+            frames[name], k = inject(
+                frames[name], name, rng_for(seed, f"faults/{name}/{month}"), fejlrate
+            )
             n_faults += k
         written, size = write_delivery(out / month, month, frames, presorted=frozenset({"borger"}))
         for name, r in written.items():
             rows[name] = rows.get(name, 0) + r
         n_files += len(written) + 1
         n_bytes += size
-    return GenerateSummary(period.n, n_files, rows, n_bytes, round(time.perf_counter() - t0, 3), n_faults)
+    return GenerateSummary(
+        period.n, n_files, rows, n_bytes, round(time.perf_counter() - t0, 3), n_faults
+    )

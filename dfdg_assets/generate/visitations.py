@@ -9,11 +9,11 @@ from .catalogs import Orgs
 from .common import (
     Period,
     Reference,
+    compact,
     int_text,
     lookup,
-    rank_in_groups,
     prefixed,
-    rng_for,
+    rank_in_groups,
     segment_cumsum,
     timestamp_text,
     workday_back,
@@ -21,7 +21,7 @@ from .common import (
 )
 from .population import Population
 from .spells import Spells, group_models
-from .versions import ByDelivery, latest_per_delivery
+from .versions import ByDelivery, Chunk
 
 IKKE_VISITERET = "Ikke visiteret"
 AFMELDT = "Afmeldt"
@@ -50,9 +50,15 @@ def categories(ref: Reference) -> tuple[list[str], np.ndarray, np.ndarray]:
     return names, table, n_g
 
 
-def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
-          period: Period) -> ByDelivery:
-    rng = rng_for(seed, "visitations")
+def build(
+    rng: np.random.Generator,
+    ref: Reference,
+    pop: Population,
+    sp: Spells,
+    orgs: Orgs,
+    period: Period,
+) -> Chunk:
+    """The visitations of a chunk of spells."""
     _, models = group_models(ref)
     names, table, n_per_group = categories(ref)
     iv, af = names.index(IKKE_VISITERET), names.index(AFMELDT)
@@ -82,7 +88,9 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
         1 + (u * np.maximum(np.minimum(dur_eff[e], dur[e]) - 1, 1)).astype(np.int64),
     )
     day = start[e] + offset
-    day = np.where((kind == CHANGE) | (kind == IV_FOLLOW), np.maximum(workday_back(day), start[e]), day)
+    day = np.where(
+        (kind == CHANGE) | (kind == IV_FOLLOW), np.maximum(workday_back(day), start[e]), day
+    )
     order = np.lexsort((kind, day, e))
     e, kind, day = e[order], kind[order], day[order]
 
@@ -106,14 +114,20 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
     shift = rng.integers(15, 181, len(t)) * 60 * np.where(rng.random(len(t)) < 0.5, -1, 1)
     t_sec = np.where(same_time, sec[t], np.clip(sec[t] + shift, 7 * 3600 + 1800, 16 * 3600 + 1800))
     t_sec = np.where(~same_time & (t_sec == sec[t]), t_sec + 60, t_sec)
-    t_local = (local[t] + 1 + (rng.random(len(t)) * np.maximum(ng[t] - 1, 0)).astype(np.int64)) % np.maximum(ng[t], 1)
+    t_local = (
+        local[t] + 1 + (rng.random(len(t)) * np.maximum(ng[t] - 1, 0)).astype(np.int64)
+    ) % np.maximum(ng[t], 1)
     t_cat = np.where(ng[t] > 0, table[grp[e[t]], t_local], cat[t])
 
     # movers: the new municipality's jobcenter visits the citizen shortly after the move
     md = pop.move_day[sp.pid[s]]
     m_day = workday_forward(md + rng.integers(0, 15, len(s)))
     mv = np.flatnonzero((md > start) & (m_day < np.minimum(end, period.end + 90)))
-    m_cat = np.where(n_g[mv] > 0, table[grp[mv], (rng.random(len(mv)) * np.maximum(n_g[mv], 1)).astype(np.int64)], iv)
+    m_cat = np.where(
+        n_g[mv] > 0,
+        table[grp[mv], (rng.random(len(mv)) * np.maximum(n_g[mv], 1)).astype(np.int64)],
+        iv,
+    )
     m_sec = 8 * 3600 + rng.integers(0, 465, len(mv)) * 60
 
     ev = np.concatenate([e, e[t], mv])
@@ -137,10 +151,6 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
         org = np.where(ak, orgs.akasser[pop.akasse[pid]], org)
     org = np.where(rng.random(n) < 0.04, -1, org)
 
-    # ids by time, so that they grow with the registrations
-    ident = np.empty(n, dtype=np.int64)
-    ident[np.lexsort((twin, pid, ts))] = np.arange(1, n + 1)
-
     # delivery: the registration month; a few are registered 1-3 months late
     lag = np.where(rng.random(n) < 0.03, rng.integers(1, 4, n), 0)
     lev = period.lev(day, lag)
@@ -148,7 +158,7 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
     # corrections: the same id re-sent 1-4 months later with another category or date
     c = np.flatnonzero((kind != AFMELD) & ~twin & (rng.random(n) < 0.01))
     ngc = n_per_group[group[c]]
-    new_local = (rng.integers(0, 1 << 30, len(c)) % np.maximum(ngc, 1))
+    new_local = rng.integers(0, 1 << 30, len(c)) % np.maximum(ngc, 1)
     new_cat = table[group[c], new_local]
     by_cat = (ngc > 1) & (new_cat != cat[c]) & (rng.random(len(c)) < 0.6)
     c_day = workday_back(day[c] + rng.choice(np.array([-2, -1, 1, 2]), len(c)))
@@ -156,31 +166,44 @@ def build(seed: int, ref: Reference, pop: Population, sp: Spells, orgs: Orgs,
     c_cat = np.where(by_cat, new_cat, cat[c])
     c_kom = np.where(by_cat, kom[c], pop.kommune_at(pid[c], c_day))
 
-    cols = {
-        "id": np.concatenate([ident, ident[c]]),
-        "pid": np.concatenate([pid, pid[c]]),
+    records = {"pid": pid, "group": group, "org": org, "twin": twin, "ts0": ts}
+    versions = {
+        "rec": np.concatenate([np.arange(n), c]),
         "kom": np.concatenate([kom, c_kom]),
         "ts": np.concatenate([ts, c_ts]),
-        "group": np.concatenate([group, group[c]]),
         "cat": np.concatenate([cat, c_cat]),
-        "org": np.concatenate([org, org[c]]),
     }
     ver = np.concatenate([np.zeros(n, dtype=np.int64), np.ones(len(c), dtype=np.int64)])
     levs = np.concatenate([lev, lev[c] + rng.integers(1, 5, len(c))])
-    idx, lv = latest_per_delivery(cols["id"], ver, levs, period.n)
-    return ByDelivery(lv, period.n, **{k: v[idx] for k, v in cols.items()})
+    return Chunk.of(records, versions, ver, levs, period.n)
 
 
-def render(part: dict[str, np.ndarray], ref: Reference, pop: Population, orgs: Orgs) -> pl.DataFrame:
+def finish(merged: Chunk, n: int) -> tuple[dict[str, np.ndarray], ByDelivery]:
+    """Number the visitations by time (ids grow with the registrations) and group by delivery."""
+    r = merged.records
+    num = np.empty(len(r["pid"]), dtype=np.int64)
+    num[np.lexsort((r["twin"], r["pid"], r["ts0"]))] = np.arange(1, len(num) + 1)
+    records = {"num": compact(num), "pid": r["pid"], "group": r["group"], "org": r["org"]}
+    return records, ByDelivery.of(merged, n)
+
+
+def render(
+    part: dict[str, np.ndarray],
+    records: dict[str, np.ndarray],
+    ref: Reference,
+    pop: Population,
+    orgs: Orgs,
+) -> pl.DataFrame:
     names, _, _ = categories(ref)
+    r = part["rec"]
     return pl.DataFrame(
         {
-            "visitation_id": prefixed("V", part["id"]),
-            "cpr": pop.cpr_text(part["pid"]),
+            "visitation_id": prefixed("V", records["num"][r]),
+            "cpr": pop.cpr_text(records["pid"][r]),
             "kommunekode": int_text(part["kom"]),
             "visitationstidspunkt": timestamp_text(part["ts"]),
-            "ydelsesgruppe": lookup(ref.lists["ydelsesgruppe"], part["group"]),
+            "ydelsesgruppe": lookup(ref.lists["ydelsesgruppe"], records["group"][r]),
             "visitationskategori": lookup(names, part["cat"]),
-            "visiterende_org_id": lookup(orgs.org_id, part["org"]),
+            "visiterende_org_id": lookup(orgs.org_id, records["org"][r]),
         }
     )

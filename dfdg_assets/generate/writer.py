@@ -34,13 +34,24 @@ def csv_bytes(df: pl.DataFrame, name: str, presorted: bool = False) -> bytes:
         keys = list(SORT_KEYS.get(name, ())) + [c for c in cols if c not in SORT_KEYS.get(name, ())]
         df = df.sort(keys, nulls_last=True, maintain_order=True)
     buf = io.BytesIO()
-    df.write_csv(buf, separator=SEPARATOR, null_value="", line_terminator="\n",
-                 quote_char='"', quote_style="necessary", include_header=True)
+    df.write_csv(
+        buf,
+        separator=SEPARATOR,
+        null_value="",
+        line_terminator="\n",
+        quote_char='"',
+        quote_style="necessary",
+        include_header=True,
+    )
     return buf.getvalue()
 
 
-def write_delivery(folder: Path, month: str, frames: dict[str, pl.DataFrame],
-                   presorted: frozenset[str] = frozenset()) -> tuple[dict[str, int], int]:
+def write_delivery(
+    folder: Path,
+    month: str,
+    frames: dict[str, pl.DataFrame],
+    presorted: frozenset[str] = frozenset(),
+) -> tuple[dict[str, int], int]:
     """Write the month's files and manifest; returns rows per file and bytes written."""
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST
@@ -58,7 +69,9 @@ def write_delivery(folder: Path, month: str, frames: dict[str, pl.DataFrame],
         listed[spec.filename] = {"rows": df.height, "sha256": hashlib.sha256(data).hexdigest()}
         rows[spec.name] = df.height
         total += len(data)
-    text = json.dumps({"data_month": month, "files": listed}, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(
+        {"data_month": month, "files": listed}, separators=(",", ":"), ensure_ascii=False
+    )
     tmp = folder / (MANIFEST + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, manifest_path)

@@ -62,7 +62,9 @@ def completeness(folder: Path) -> Completeness:
             return Completeness(month, False, f"{name} mangler", h)
         data = f.read_bytes()
         if hashlib.sha256(data).hexdigest() != str(entry.get("sha256", "")).lower():
-            return Completeness(month, False, f"{name}: SHA-256 passer ikke (endnu ikke færdigkopieret?)", h)
+            return Completeness(
+                month, False, f"{name}: SHA-256 passer ikke (endnu ikke færdigkopieret?)", h
+            )
     return Completeness(month, True, "", h)
 
 
@@ -74,7 +76,9 @@ def _load_manifest(folder: Path, month: str) -> dict:
         manifest = json.loads(f.read_bytes().removeprefix(_BOM).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         line = getattr(e, "lineno", None)
-        raise DeliveryRejected(month, contract.MANIFEST, "manifest kan ikke læses som JSON", line) from None
+        raise DeliveryRejected(
+            month, contract.MANIFEST, "manifest kan ikke læses som JSON", line
+        ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise DeliveryRejected(month, contract.MANIFEST, "manifest uden 'files'")
     if manifest.get("data_month") != month:
@@ -84,8 +88,10 @@ def _load_manifest(folder: Path, month: str) -> dict:
             f"data_month {str(manifest.get('data_month'))[:10]!r} passer ikke til mappen {month}",
         )
     for name, entry in manifest["files"].items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("rows"), int) or not isinstance(
-            entry.get("sha256"), str
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("rows"), int)
+            or not isinstance(entry.get("sha256"), str)
         ):
             raise DeliveryRejected(month, contract.MANIFEST, f"ufuldstændig post for {name[:60]}")
     return manifest
@@ -119,7 +125,9 @@ def read_delivery(folder: Path) -> DeliveryFiles:
     for spec in contract.FILES:
         if not spec.required_in(month):
             if spec.filename in listed:
-                warnings.append(f"{spec.filename} leveres først fra {spec.first_month} og ignoreres")
+                warnings.append(
+                    f"{spec.filename} leveres først fra {spec.first_month} og ignoreres"
+                )
             continue
         if spec.filename not in listed:
             raise DeliveryRejected(month, spec.filename, "filen står ikke i manifestet")
@@ -158,7 +166,9 @@ def _header(month: str, spec: contract.DeliveryFile, text: str) -> list[str]:
     try:
         header = next(csv.reader([first], delimiter=contract.SEPARATOR, quotechar='"', strict=True))
     except csv.Error:
-        raise DeliveryRejected(month, spec.filename, "overskriftslinjen kan ikke læses", 1) from None
+        raise DeliveryRejected(
+            month, spec.filename, "overskriftslinjen kan ikke læses", 1
+        ) from None
     header = [h.strip() for h in header]
     if len(header) == 1 and any(sep in first for sep in (",", "\t", "|")):
         raise DeliveryRejected(month, spec.filename, "forkert skilletegn (forventet ';')", 1)
@@ -173,7 +183,9 @@ def _header(month: str, spec: contract.DeliveryFile, text: str) -> list[str]:
 def _check_field_counts(month: str, spec: contract.DeliveryFile, text: str, width: int) -> None:
     """Every record must have as many fields as the header (the CSV reader would pad or fail)."""
     if '"' in text:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=contract.SEPARATOR, quotechar='"')
+        reader = csv.reader(
+            io.StringIO(text, newline=""), delimiter=contract.SEPARATOR, quotechar='"'
+        )
         try:
             for rec in reader:
                 if len(rec) != width and rec:
@@ -184,7 +196,9 @@ def _check_field_counts(month: str, spec: contract.DeliveryFile, text: str, widt
                         reader.line_num,
                     )
         except csv.Error:
-            raise DeliveryRejected(month, spec.filename, "ulæselig linje", reader.line_num) from None
+            raise DeliveryRejected(
+                month, spec.filename, "ulæselig linje", reader.line_num
+            ) from None
         return
     lines = pl.Series(text.split("\n")).str.strip_suffix("\r")
     counts = lines.str.count_matches(contract.SEPARATOR, literal=True) + 1
@@ -215,7 +229,5 @@ def parse_csv(month: str, spec: contract.DeliveryFile, data: bytes) -> pl.DataFr
         )
     except Exception:  # the reader's own message may echo field values
         raise DeliveryRejected(month, spec.filename, "filen kan ikke læses som CSV") from None
-    df = df.select(spec.column_names).with_columns(
-        pl.all().str.strip_chars().replace("", None)
-    )
+    df = df.select(spec.column_names).with_columns(pl.all().str.strip_chars().replace("", None))
     return df.with_row_index("linje", offset=2).with_columns(pl.col("linje").cast(pl.Int32))

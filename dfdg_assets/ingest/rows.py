@@ -62,7 +62,9 @@ def _typed(col: contract.Column) -> pl.Expr:
         case Kind.INT:
             return pl.when(s.str.contains(r"^-?\d{1,9}$")).then(s.cast(pl.Int32, strict=False))
         case Kind.DECIMAL:
-            return pl.when(s.str.contains(r"^-?\d+(\.\d+)?$")).then(s.cast(pl.Float64, strict=False))
+            return pl.when(s.str.contains(r"^-?\d+(\.\d+)?$")).then(
+                s.cast(pl.Float64, strict=False)
+            )
         case Kind.DATE:
             return pl.when(s.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
                 s.str.to_date("%Y-%m-%d", strict=False)
@@ -74,8 +76,10 @@ def _typed(col: contract.Column) -> pl.Expr:
         case Kind.WEEK:
             year = s.str.slice(0, 4).cast(pl.Int32, strict=False)
             week = s.str.slice(6, 2).cast(pl.Int32, strict=False)
-            ok = s.str.contains(r"^\d{4}-W\d{2}$") & (week >= 1) & (
-                (week <= 52) | ((week == 53) & year.is_in(list(_iso_weeks_53())))
+            ok = (
+                s.str.contains(r"^\d{4}-W\d{2}$")
+                & (week >= 1)
+                & ((week <= 52) | ((week == 53) & year.is_in(list(_iso_weeks_53()))))
             )
             return pl.when(ok).then(s)
         case _:
@@ -152,7 +156,9 @@ class CheckedFile:
         return self.rejected.height * 100 > self.delivered
 
 
-def _reject(df: pl.DataFrame, name: str, month: str, reason: pl.Expr, cols: list[str]) -> pl.DataFrame:
+def _reject(
+    df: pl.DataFrame, name: str, month: str, reason: pl.Expr, cols: list[str]
+) -> pl.DataFrame:
     return df.select(
         pl.lit(month).alias("data_maaned"),
         pl.lit(name).alias("fil"),

@@ -1,8 +1,10 @@
 """What has been delivered, what has been loaded, and what still needs loading or rolling out.
 
-The Dagster instance is the ledger: a delivery counts as loaded when a successful ingest run
-carries its month and content hash as tags; months are rolled out when a rollout run created
-after that ingest covers the months it affects.
+A delivery counts as loaded when the warehouse's delivery ledger (written by the ingest step
+together with the month's tables) holds its content hash: whichever way it was loaded, and a
+re-delivery of an earlier version after a correction is loaded again. Months are rolled out when
+a rollout run created after an ingest covers the months it affects (from its first affected month
+to the newest loaded month at the time).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from dfdg_assets.ingest.delivery import Completeness, completeness, delivery_months
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.partitions import FIRST_MONTH
-from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY
+from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY, TAG_NEWEST
 from dfdg_assets.storage import Warehouse
 from dfdg_assets.weeks import add_months, month_key
 
@@ -40,7 +45,9 @@ def fingerprint(folder: Path) -> str:
     return "|".join(parts)
 
 
-def inbox_state(inbox: Path, cache: dict[str, list] | None = None) -> tuple[list[Completeness], dict[str, list]]:
+def inbox_state(
+    inbox: Path, cache: dict[str, list] | None = None
+) -> tuple[list[Completeness], dict[str, list]]:
     """Completeness of every delivery folder; reuses `cache` where the folder did not change."""
     cache = dict(cache or {})
     out: list[Completeness] = []
@@ -62,20 +69,32 @@ def delivery_tags(month: str, content_hash: str) -> dict[str, str]:
     return {TAG_DELIVERY: month, TAG_CONTENT: content_hash}
 
 
-def is_loaded(instance: dg.DagsterInstance, month: str, content_hash: str) -> bool:
+def loaded_hash(warehouse: Warehouse, month: str) -> str | None:
+    rec = warehouse.delivery_record(month)
+    return rec.get("indhold_sha256") if rec else None
+
+
+def is_loaded(warehouse: Warehouse, month: str, content_hash: str) -> bool:
+    return loaded_hash(warehouse, month) == content_hash
+
+
+def has_failed(instance: dg.DagsterInstance, month: str, content_hash: str) -> bool:
+    """An ingest of exactly this content already failed (rejected or held back)."""
     return bool(
         instance.get_run_ids(
             filters=dg.RunsFilter(
                 job_name=INGEST_JOB,
                 tags=delivery_tags(month, content_hash),
-                statuses=[dg.DagsterRunStatus.SUCCESS],
+                statuses=[dg.DagsterRunStatus.FAILURE],
             ),
             limit=1,
         )
     )
 
 
-def is_in_flight(instance: dg.DagsterInstance, job_name: str, tags: dict[str, str] | None = None) -> bool:
+def is_in_flight(
+    instance: dg.DagsterInstance, job_name: str, tags: dict[str, str] | None = None
+) -> bool:
     return bool(
         instance.get_run_ids(
             filters=dg.RunsFilter(job_name=job_name, tags=tags or {}, statuses=_IN_FLIGHT), limit=1
@@ -84,16 +103,16 @@ def is_in_flight(instance: dg.DagsterInstance, job_name: str, tags: dict[str, st
 
 
 def pending_deliveries(
-    instance: dg.DagsterInstance, states: list[Completeness], through: str | None = None
+    warehouse: Warehouse, states: list[Completeness], through: str | None = None
 ) -> list[Completeness]:
-    """Complete deliveries (up to `through`) whose content has not been loaded successfully."""
+    """Complete deliveries (up to `through`) whose content is not what the warehouse holds."""
     return [
         s
         for s in states
         if s.complete
         and s.content_hash
         and (through is None or s.month <= through)
-        and not is_loaded(instance, s.month, s.content_hash)
+        and not is_loaded(warehouse, s.month, s.content_hash)
     ]
 
 
@@ -122,7 +141,12 @@ class RolloutPlan:
 
     @property
     def months(self) -> int:
-        return (int(self.last[:4]) - int(self.first[:4])) * 12 + int(self.last[5:7]) - int(self.first[5:7]) + 1
+        return (
+            (int(self.last[:4]) - int(self.first[:4])) * 12
+            + int(self.last[5:7])
+            - int(self.first[5:7])
+            + 1
+        )
 
 
 def plan_rollout(instance: dg.DagsterInstance, warehouse: Warehouse) -> RolloutPlan | None:
@@ -134,15 +158,29 @@ def plan_rollout(instance: dg.DagsterInstance, warehouse: Warehouse) -> RolloutP
     newest = newest_loaded_month(warehouse)
     if newest is None:
         return None
-    ingests = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=INGEST_JOB, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=500
-    )
+    # ingests of any job (the ingest job, or an asset backfill of raw_levering) that loaded data
+    ingests = [
+        r
+        for r in instance.get_run_records(
+            filters=dg.RunsFilter(
+                statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
+            ),
+            limit=1000,
+        )
+        if TAG_AFFECTED_FROM in r.dagster_run.tags
+    ]
     rollouts = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=ROLLOUT_JOB, statuses=[*_IN_FLIGHT, dg.DagsterRunStatus.SUCCESS]),
+        filters=dg.RunsFilter(
+            job_name=ROLLOUT_JOB, statuses=[*_IN_FLIGHT, dg.DagsterRunStatus.SUCCESS]
+        ),
         limit=500,
     )
     covers = [
-        (r.create_timestamp.timestamp(), r.dagster_run.tags.get(ASSET_PARTITION_RANGE_START_TAG, "")[:7])
+        (
+            r.create_timestamp.timestamp(),
+            r.dagster_run.tags.get(ASSET_PARTITION_RANGE_START_TAG, "")[:7],
+            r.dagster_run.tags.get(ASSET_PARTITION_RANGE_END_TAG, "")[:7],
+        )
         for r in rollouts
     ]
     floor = retention_start(newest)
@@ -152,8 +190,12 @@ def plan_rollout(instance: dg.DagsterInstance, warehouse: Warehouse) -> RolloutP
         if not affected:
             continue
         first = max(affected, floor)
+        last = rec.dagster_run.tags.get(TAG_NEWEST, newest)
         ended = rec.end_time or rec.update_timestamp.timestamp()
-        if not any(created >= ended and start and start <= first for created, start in covers):
+        if not any(
+            created >= ended and start and start <= first and end >= last
+            for created, start, end in covers
+        ):
             needed.append((first, rec.dagster_run.run_id))
     if not needed:
         return None
@@ -164,12 +206,13 @@ def plan_rollout(instance: dg.DagsterInstance, warehouse: Warehouse) -> RolloutP
 
 
 def overdue_months(states: list[Completeness], today: dt.date, newest: str | None) -> list[str]:
-    """Months after the newest delivery whose delivery is past due (the 10th of the next month)."""
+    """Months from the first delivery on whose delivery is missing and past due (the 10th of
+    the next month): gaps between deliveries as well as months after the newest."""
     if newest is None:
         return []
     have = {s.month for s in states}
     out = []
-    m = add_months(newest, 1)
+    m = min([*have, newest])
     while True:
         due = dt.date(int(add_months(m, 1)[:4]), int(add_months(m, 1)[5:7]), DUE_DAY)
         if due >= today:

@@ -1,11 +1,10 @@
 """The monthly schedule: on the 11th, load the previous month's delivery, or skip with the reason."""
 
-
 import dagster as dg
 
 from dfdg_assets.ingest.delivery import completeness
 from dfdg_assets.orchestration.jobs import ingest_job
-from dfdg_assets.orchestration.ledger import is_loaded
+from dfdg_assets.orchestration.ledger import is_loaded, loaded_hash
 from dfdg_assets.orchestration.sensors import ingest_request
 from dfdg_assets.resources import DataRootResource
 from dfdg_assets.weeks import add_months
@@ -32,6 +31,7 @@ def maanedlig_indlaesning(context: dg.ScheduleEvaluationContext, data_root: Data
     state = completeness(folder)
     if not state.complete:
         return dg.SkipReason(f"Levering for {month} er ufuldstændig: {state.reason}")
-    if is_loaded(context.instance, month, state.content_hash or ""):
+    wh = data_root.warehouse
+    if is_loaded(wh, month, state.content_hash or ""):
         return dg.SkipReason(f"Levering for {month} er allerede indlæst")
-    return ingest_request(month, state.content_hash or "")
+    return ingest_request(month, state.content_hash or "", loaded_hash(wh, month))

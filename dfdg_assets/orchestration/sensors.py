@@ -1,7 +1,6 @@
 """The delivery sensor: new or changed complete deliveries become ingest runs, ingested
 deliveries become one rollout run over every month they affect (R11)."""
 
-
 import datetime as dt
 import hashlib
 import json
@@ -11,8 +10,10 @@ import dagster as dg
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB, ingest_job, rollout_job
 from dfdg_assets.orchestration.ledger import (
     delivery_tags,
+    has_failed,
     inbox_state,
     is_in_flight,
+    loaded_hash,
     newest_loaded_month,
     overdue_months,
     pending_deliveries,
@@ -23,11 +24,13 @@ from dfdg_assets.resources import DataRootResource
 from dfdg_assets.weeks import month_key
 
 
-def ingest_request(month: str, content_hash: str) -> dg.RunRequest:
-    """The run for one delivery; the run key includes the content hash, so an identical
-    re-delivery never runs twice and a corrected one does."""
+def ingest_request(month: str, content_hash: str, previous: str | None = None) -> dg.RunRequest:
+    """The run for one delivery; the run key includes the content hash (and the hash it replaces),
+    so an identical re-delivery never runs twice, a corrected one does, and so does a return to
+    an earlier version after a correction."""
+    suffix = f":{previous[:16]}" if previous else ""
     return dg.RunRequest(
-        run_key=f"indlaes:{month}:{content_hash}",
+        run_key=f"indlaes:{month}:{content_hash}{suffix}",
         job_name=INGEST_JOB,
         partition_key=month_key(month),
         tags=delivery_tags(month, content_hash),
@@ -45,7 +48,9 @@ def _short(months: list[str], n: int = 6) -> str:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Turns new or changed complete deliveries in the inbox into ingest runs, then rolls out every affected month in one run.",
 )
-def nye_leveringer(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
+def nye_leveringer(
+    context: dg.SensorEvaluationContext, data_root: DataRootResource
+) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}
     states, seen = inbox_state(data_root.inbox, cursor.get("leveringer"))
     valid = set(data_months.get_partition_keys(current_time=dt.datetime.now()))
@@ -54,13 +59,22 @@ def nye_leveringer(context: dg.SensorEvaluationContext, data_root: DataRootResou
         if not s.complete:
             notes.append(f"{s.month} ufuldstændig: {s.reason}")
     requests: list[dg.RunRequest] = []
-    for s in pending_deliveries(context.instance, states):
+    wh = data_root.warehouse
+    for s in pending_deliveries(wh, states):
         if month_key(s.month) not in valid:
             notes.append(f"{s.month} ligger uden for datamånederne og springes over")
             continue
-        if is_in_flight(context.instance, INGEST_JOB, delivery_tags(s.month, s.content_hash)):
+        tags = delivery_tags(s.month, s.content_hash)
+        if is_in_flight(context.instance, INGEST_JOB, tags):
             continue
-        requests.append(ingest_request(s.month, s.content_hash))
+        if has_failed(context.instance, s.month, s.content_hash):
+            # rejected or held back: an operator re-executes it (with acceptance) or a corrected
+            # delivery arrives; the other deliveries go on and are rolled out
+            notes.append(
+                f"{s.month} afvist eller holdt tilbage (se kørslen); venter på rettet levering eller accept"
+            )
+            continue
+        requests.append(ingest_request(s.month, s.content_hash, loaded_hash(wh, s.month)))
 
     # Roll out only when no ingest is queued or running, so that a batch of deliveries arriving
     # together becomes one rollout run.
@@ -69,7 +83,11 @@ def nye_leveringer(context: dg.SensorEvaluationContext, data_root: DataRootResou
         if plan and not is_in_flight(context.instance, ROLLOUT_JOB):
             key = hashlib.sha256(",".join(plan.ingest_run_ids).encode()).hexdigest()[:20]
             requests.append(
-                dg.RunRequest(run_key=f"udrul:{plan.first}:{plan.last}:{key}", job_name=ROLLOUT_JOB, tags=plan.tags)
+                dg.RunRequest(
+                    run_key=f"udrul:{plan.first}:{plan.last}:{key}",
+                    job_name=ROLLOUT_JOB,
+                    tags=plan.tags,
+                )
             )
             context.log.info(f"Udrulning af {plan.first}..{plan.last} ({plan.months} måneder)")
 

@@ -5,7 +5,6 @@ Handles a range of months in one run (single-run backfills); a month that fails 
 the others, and the step fails at the end naming every month that did.
 """
 
-
 import dagster as dg
 
 from dfdg_assets import contract
@@ -22,6 +21,7 @@ TAG_DELIVERY = "dfdg/levering"
 TAG_CONTENT = "dfdg/indhold"
 TAG_AFFECTED_FROM = "dfdg/berort_fra"
 TAG_ACCEPTED = "dfdg/accepteret_over_1_procent"
+TAG_NEWEST = "dfdg/nyeste_maaned"  # newest loaded month right after this ingest
 
 _GRAIN = {
     "visitation": "one row per visitation record (visitation_id) as delivered in the data month",
@@ -35,7 +35,10 @@ _GRAIN = {
 }
 for _name, _grain in _GRAIN.items():
     document_table(raw_table(_name), _grain)
-document_table(REJECTED_TABLE, "one row per rejected delivery row: data month, file, line, reason, the row as delivered")
+document_table(
+    REJECTED_TABLE,
+    "one row per rejected delivery row: data month, file, line, reason, the row as delivered",
+)
 
 
 class IngestConfig(dg.Config):
@@ -100,7 +103,9 @@ def _month_metadata(d: IngestedDelivery, table: str) -> dict:
     name="raw_levering",
     op_tags={"dfdg/skriver": "ja"},
 )
-def raw_levering(context: dg.AssetExecutionContext, config: IngestConfig, data_root: DataRootResource):
+def raw_levering(
+    context: dg.AssetExecutionContext, config: IngestConfig, data_root: DataRootResource
+):
     """Ingest the delivery of each month in the run: file-level checks (R12) reject the whole
     delivery; row-level faults go to raw_afviste_raekker; over 1 % rejected holds it back."""
     done: list[IngestedDelivery] = []
@@ -116,18 +121,31 @@ def raw_levering(context: dg.AssetExecutionContext, config: IngestConfig, data_r
                 context.log.error(str(e))
                 continue
             data_root.publish(d.frames)
+            wh.record_delivery(
+                month,
+                {
+                    "indhold_sha256": d.content_hash,
+                    "berort_fra": d.affected_from,
+                    "run_id": context.run_id,
+                    "accepteret_over_1_procent": d.accepted_over_threshold,
+                },
+            )
             for w in d.warnings:
                 context.log.warning(f"{month}: {w}")
             if d.accepted_over_threshold:
-                context.log.warning(f"{month}: accepteret trods over 1 % afviste rækker (run config)")
+                context.log.warning(
+                    f"{month}: accepteret trods over 1 % afviste rækker (run config)"
+                )
             context.log.info(
                 f"{month}: indlæst, {d.rejected_total} rækker afvist, berører måneder fra {d.affected_from}"
             )
             done.append(d)
 
         if done:
+            loaded = wh.partitions(raw_table("visitation"))
             tags = {
                 TAG_AFFECTED_FROM: min(d.affected_from for d in done),
+                TAG_NEWEST: loaded[-1] if loaded else max(d.month for d in done),
             }
             if any(d.accepted_over_threshold for d in done):
                 tags[TAG_ACCEPTED] = "ja"
@@ -154,7 +172,7 @@ def raw_levering(context: dg.AssetExecutionContext, config: IngestConfig, data_r
         table = spec.key.path[-1]
         if single:
             meta = _month_metadata(done[0], table)
-            meta["indhold_sha256"] = done[0].content_hash[:16]
+            meta["indhold_sha256"] = done[0].content_hash
         else:
             meta = {
                 "dagster/row_count": sum(d.frames[(table, d.month)].height for d in done),
@@ -184,5 +202,7 @@ def raw_levering(context: dg.AssetExecutionContext, config: IngestConfig, data_r
         check_name="kendte_kodevaerdier",
         passed=not unknown,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"advarsler": dg.MetadataValue.md("\n".join(f"- {w}" for w in unknown[:50]) or "ingen")},
+        metadata={
+            "advarsler": dg.MetadataValue.md("\n".join(f"- {w}" for w in unknown[:50]) or "ingen")
+        },
     )

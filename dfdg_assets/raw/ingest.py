@@ -42,7 +42,9 @@ class IngestedDelivery:
     accepted_over_threshold: bool = False
 
 
-def ingest_delivery(folder: Path, warehouse: Warehouse, accept_over_threshold: bool) -> IngestedDelivery:
+def ingest_delivery(
+    folder: Path, warehouse: Warehouse, accept_over_threshold: bool
+) -> IngestedDelivery:
     """Check and type one delivery; raise DeliveryRejected/DeliveryHeld/SchemaViolation to publish nothing."""
     files = read_delivery(folder)
     month = files.month

@@ -1,7 +1,6 @@
 """Staging assets: the current version of each record across all deliveries (R3), CPR replaced
 by the citizen's surrogate key. Unpartitioned: the current state spans every delivery month."""
 
-
 import dagster as dg
 import polars as pl
 
@@ -58,8 +57,14 @@ def build_record_staging(wh, name: str) -> pl.DataFrame:
     spec = contract.FILES_BY_NAME[name]
     versions = wh.scan(raw_table(name), schema=raw_schema(spec))
     current = latest_version(versions, list(_RECORDS[name])).collect()
-    keys = surrogate_keys(current["cpr"], wh.key_secret()) if current.height else pl.Series([], dtype=pl.Int64)
-    return with_borger_key(current.lazy(), pl.DataFrame({"cpr": current["cpr"], "borger_key": keys}).unique()).collect()
+    keys = (
+        surrogate_keys(current["cpr"], wh.key_secret())
+        if current.height
+        else pl.Series([], dtype=pl.Int64)
+    )
+    return with_borger_key(
+        current.lazy(), pl.DataFrame({"cpr": current["cpr"], "borger_key": keys}).unique()
+    ).collect()
 
 
 def _record_asset(name: str):
@@ -74,7 +79,9 @@ def _record_asset(name: str):
         kinds={"polars", "parquet"},
         op_tags={"dfdg/skriver": "ja"},
     )
-    def _asset(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, data_root: DataRootResource
+    ) -> dg.MaterializeResult:
         with personal_data_guard():
             df = build_record_staging(data_root.warehouse, name)
             meta = publish_table(data_root, table, df, _schema(name, list(_RECORDS[name])))
@@ -96,11 +103,15 @@ stg_samtale = _record_asset("samtale")
     kinds={"polars", "parquet"},
     op_tags={"dfdg/skriver": "ja"},
 )
-def stg_samtale_deltager(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dg.MaterializeResult:
+def stg_samtale_deltager(
+    context: dg.AssetExecutionContext, data_root: DataRootResource
+) -> dg.MaterializeResult:
     with personal_data_guard():
         wh = data_root.warehouse
         samtaler = wh.scan(raw_table("samtale"), schema=raw_schema(contract.SAMTALE))
-        deltagere = wh.scan(raw_table("samtale_deltager"), schema=raw_schema(contract.SAMTALE_DELTAGER))
+        deltagere = wh.scan(
+            raw_table("samtale_deltager"), schema=raw_schema(contract.SAMTALE_DELTAGER)
+        )
         df = current_participants(samtaler, deltagere).sort("samtale_id", "linje").collect()
         meta = publish_table(
             data_root, "stg_samtale_deltager", df, _schema("samtale_deltager", None)

@@ -17,11 +17,7 @@ from dfdg_assets.weeks import week_month
 
 def latest_version(versions: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
     """One row per `key`: the row of the greatest `data_maaned` (grain: one row per record id)."""
-    return (
-        versions.sort("data_maaned", "linje")
-        .group_by(key, maintain_order=True)
-        .last()
-    )
+    return versions.sort("data_maaned", "linje").group_by(key, maintain_order=True).last()
 
 
 def current_participants(samtale_versions: pl.LazyFrame, deltagere: pl.LazyFrame) -> pl.LazyFrame:

@@ -83,7 +83,9 @@ class Warehouse:
         return sorted(
             p.name
             for p in self.path.iterdir()
-            if p.is_dir() and not p.name.startswith(".") and (include_empty or self.partitions(p.name))
+            if p.is_dir()
+            and not p.name.startswith(".")
+            and (include_empty or self.partitions(p.name))
         )
 
     def has(self, table: str, partition: str = UNPARTITIONED) -> bool:
@@ -164,9 +166,7 @@ class Warehouse:
             vdir = self.table_dir(table) / _VERSIONS
             if not vdir.is_dir():
                 continue
-            current = {
-                f.stat().st_ino for f in self.table_dir(table).glob(f"*{_SUFFIX}")
-            }
+            current = {f.stat().st_ino for f in self.table_dir(table).glob(f"*{_SUFFIX}")}
             for v in vdir.glob(f"*{_SUFFIX}"):
                 st = v.stat()
                 if st.st_ino not in current and now - st.st_mtime >= grace_seconds:
@@ -212,8 +212,31 @@ class Warehouse:
             return pl.LazyFrame(schema=dict(schema))
         return pl.scan_parquet(files)
 
-    def read(self, table: str, partitions: Iterable[str] | None = None, schema=None) -> pl.DataFrame:
+    def read(
+        self, table: str, partitions: Iterable[str] | None = None, schema=None
+    ) -> pl.DataFrame:
         return self.scan(table, partitions, schema).collect()
+
+    # ---------------------------------------------------------------- delivery ledger
+    def record_delivery(self, month: str, entry: dict) -> None:
+        """Record what the warehouse holds of a month's delivery (content hash, affected months).
+
+        Written atomically with the delivery's tables by the same run, so what counts as loaded is
+        what the warehouse actually holds, whichever way it was loaded (sensor, CLI, backfill).
+        """
+        import json
+
+        d = self.path / "_leveringer"
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{month}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(entry, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, d / f"{month}.json")
+
+    def delivery_record(self, month: str) -> dict | None:
+        import json
+
+        f = self.path / "_leveringer" / f"{month}.json"
+        return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
 
     # ---------------------------------------------------------------- keys
     def key_secret(self) -> bytes:
@@ -244,14 +267,19 @@ class Warehouse:
         con = duckdb.connect(str(tmp))
         try:
             for name in names:
-                files = [self.current_version(name, p) or self.partition_file(name, p) for p in self.partitions(name)]
+                files = [
+                    self.current_version(name, p) or self.partition_file(name, p)
+                    for p in self.partitions(name)
+                ]
                 listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
                 con.execute(
                     f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], union_by_name = true)'
                 )
                 doc = _CATALOGUE_DOCS.get(name)
                 if doc:
-                    con.execute(f"COMMENT ON VIEW \"{name}\" IS '{doc.replace(chr(39), chr(39) * 2)}'")
+                    con.execute(
+                        f"COMMENT ON VIEW \"{name}\" IS '{doc.replace(chr(39), chr(39) * 2)}'"
+                    )
             con.execute("CHECKPOINT")
         finally:
             con.close()
