@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dfdg_assets.dimensions.assets import INGEST_DIMENSIONS, ROLLOUT_DIMENSIONS
+from dfdg_assets.facts.assets import INGEST_FACTS, ROLLOUT_FACTS
 from dfdg_assets.maintenance.assets import catalogue_asset
 from dfdg_assets.partitions import data_months
 from dfdg_assets.raw.assets import raw_levering
@@ -14,8 +15,8 @@ INGEST_JOB = "indlaes_levering"
 ROLLOUT_JOB = "udrul_maaneder"
 WRITER_TAG = {"dfdg/skriver": "ja"}  # the instance runs one writing run at a time
 
-INGEST_ASSETS = [raw_levering, *STAGING_ASSETS, *INGEST_DIMENSIONS]
-ROLLOUT_ASSETS = [*ROLLOUT_DIMENSIONS]
+INGEST_ASSETS = [raw_levering, *STAGING_ASSETS, *INGEST_FACTS, *INGEST_DIMENSIONS]
+ROLLOUT_ASSETS = [*ROLLOUT_DIMENSIONS, *ROLLOUT_FACTS]
 duckdb_katalog = catalogue_asset([*INGEST_ASSETS, *ROLLOUT_ASSETS])
 
 ingest_job = dg.define_asset_job(

@@ -1,0 +1,1 @@
+"""Facts: visitation courses, activities and conversations rolled out to ISO weeks."""

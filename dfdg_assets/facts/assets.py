@@ -1,0 +1,158 @@
+"""Fact assets. The course history is rebuilt by every ingest (unpartitioned state spanning all
+months); the weekly facts are monthly partitions rolled out by the rollout job, a range of months
+in one run, one month at a time to bound memory."""
+
+import dagster as dg
+import polars as pl
+
+from dfdg_assets.facts.schemas import (
+    ACTIVITY_WEEK_COLS,
+    COURSE_COLS,
+    CONVERSATION_WEEK_COLS,
+    VISITATION_WEEK_COLS,
+    activity_week_schema,
+    conversation_week_schema,
+    course_schema,
+    participant_schema,
+    visitation_week_schema,
+)
+from dfdg_assets.guard import personal_data_guard
+from dfdg_assets.partitions import data_months
+from dfdg_assets.publishing import publish_months, publish_table
+from dfdg_assets.resources import DataRootResource
+from dfdg_assets.rules.courses import build_courses
+from dfdg_assets.rules.rollout import activity_weeks, conversation_weeks, course_weeks
+from dfdg_assets.staging.assets import staging_schema
+from dfdg_assets.storage.warehouse import document_table
+from dfdg_assets.weeks import month_of_key
+
+GRAIN = {
+    "stg_visitationsforloeb": "one row per visitation course (forloeb_id = the visitation that opened it), R4",
+    "fct_visitation_uge": "one row per visitation course and ISO week in force (R5); partition M = weeks whose Sunday is in M",
+    "fct_aktivitet_uge": "one row per activity and ISO week in force (R6), with the days of the activity in the week",
+    "fct_samtale_uge": "one row per held conversation, in the ISO week of its date (R7)",
+    "bdg_samtale_deltager": "one row per participant row of a held conversation of the month (bridge)",
+}
+for _t, _g in GRAIN.items():
+    document_table(_t, _g)
+
+_SORT = ["kommunekode", "borger_key", "uge"]  # row groups prune well on municipality
+
+
+def _meta(name: str) -> dict:
+    return {"description": f"Grain: {GRAIN[name]}.", "metadata": {"grain": GRAIN[name]}}
+
+
+def _stg(data_root: DataRootResource, name: str) -> pl.LazyFrame:
+    cols = staging_schema(name)
+    return data_root.warehouse.scan(f"stg_{name}", schema=cols).drop("data_maaned", "linje")
+
+
+def _months(context: dg.AssetExecutionContext, data_root: DataRootResource) -> list[str]:
+    months = [month_of_key(k) for k in context.partition_keys]
+    delivered = set(data_root.warehouse.partitions("raw_visitation"))
+    missing = [m for m in months if m not in delivered and m >= min(delivered, default=m)]
+    if missing:
+        context.log.warning(
+            f"Ingen levering for {', '.join(missing[:12])}{' …' if len(missing) > 12 else ''}: "
+            "udrullet ud fra det kendte (R1)"
+        )
+    return months
+
+
+@dg.asset(
+    group_name="staging",
+    deps=["stg_visitation"],
+    kinds={"polars", "parquet"},
+    op_tags={"dfdg/skriver": "ja"},
+    **_meta("stg_visitationsforloeb"),
+)
+def stg_visitationsforloeb(data_root: DataRootResource) -> dg.MaterializeResult:
+    """Visitation courses (R4): the same-day rule, end dates from the next course across
+    municipalities, open courses to 9999-12-31, Afmeldt ending a chain."""
+    with personal_data_guard():
+        courses = build_courses(_stg(data_root, "visitation")).select(list(COURSE_COLS)).collect()
+        meta = publish_table(data_root, "stg_visitationsforloeb", courses, course_schema())
+        meta["aabne_forloeb"] = int((courses["slutdato"].dt.year() == 9999).sum())
+        return dg.MaterializeResult(metadata=meta)
+
+
+def _rollout_asset(name: str, deps: list[str], build, schema, cols):
+    @dg.asset(
+        name=name,
+        group_name="facts",
+        deps=deps,
+        partitions_def=data_months,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        kinds={"polars", "parquet"},
+        op_tags={"dfdg/skriver": "ja"},
+        **_meta(name),
+    )
+    def _asset(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dg.MaterializeResult:
+        with personal_data_guard():
+            months = _months(context, data_root)
+            source = build(data_root)
+            frames = {
+                m: source(m).select(list(cols)).sort(_SORT if "kommunekode" in cols else "samtale_id").collect()
+                for m in months
+            }
+            return publish_months(data_root, name, frames, schema)
+
+    return _asset
+
+
+def _visitation_weeks(data_root):
+    courses = data_root.warehouse.scan("stg_visitationsforloeb", schema=COURSE_COLS).collect().lazy()
+    return lambda m: course_weeks(courses, [m])
+
+
+def _activity_weeks(data_root):
+    acts = _stg(data_root, "aktivitet").collect().lazy()
+    return lambda m: activity_weeks(acts, [m])
+
+
+def _conversation_weeks(data_root):
+    convs = _stg(data_root, "samtale").collect().lazy()
+    return lambda m: conversation_weeks(convs, [m])
+
+
+fct_visitation_uge = _rollout_asset(
+    "fct_visitation_uge", ["stg_visitationsforloeb"], _visitation_weeks, visitation_week_schema(), VISITATION_WEEK_COLS
+)
+fct_aktivitet_uge = _rollout_asset(
+    "fct_aktivitet_uge", ["stg_aktivitet"], _activity_weeks, activity_week_schema(), ACTIVITY_WEEK_COLS
+)
+fct_samtale_uge = _rollout_asset(
+    "fct_samtale_uge", ["stg_samtale"], _conversation_weeks, conversation_week_schema(), CONVERSATION_WEEK_COLS
+)
+
+
+@dg.asset(
+    group_name="facts",
+    deps=["fct_samtale_uge", "stg_samtale_deltager"],
+    partitions_def=data_months,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"polars", "parquet"},
+    op_tags={"dfdg/skriver": "ja"},
+    **_meta("bdg_samtale_deltager"),
+)
+def bdg_samtale_deltager(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dg.MaterializeResult:
+    """Participants of the month's held conversations (0..n per conversation)."""
+    with personal_data_guard():
+        wh = data_root.warehouse
+        participants = wh.scan(
+            "stg_samtale_deltager", schema=staging_schema("samtale_deltager")
+        ).select("samtale_id", "deltagertype").collect()
+        frames = {}
+        for m in [month_of_key(k) for k in context.partition_keys]:
+            held = wh.scan("fct_samtale_uge", [m], schema=CONVERSATION_WEEK_COLS).select("samtale_id").collect()
+            frames[m] = (
+                participants.join(held, on="samtale_id", how="semi")
+                .with_columns(pl.lit(m).alias("maaned"))
+                .sort("samtale_id", "deltagertype")
+            )
+        return publish_months(data_root, "bdg_samtale_deltager", frames, participant_schema())
+
+
+INGEST_FACTS = [stg_visitationsforloeb]
+ROLLOUT_FACTS = [fct_visitation_uge, fct_aktivitet_uge, fct_samtale_uge, bdg_samtale_deltager]

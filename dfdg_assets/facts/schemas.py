@@ -1,0 +1,82 @@
+"""Columns and pandera schemas of the fact tables (one place, shared by assets and queries)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dfdg_assets.schemas import table_schema
+from dfdg_assets.staging.assets import staging_schema
+
+WEEK_COLS = {"uge": pl.String(), "maaned": pl.String(), "kvartal": pl.String(), "aar": pl.Int32()}
+
+COURSE_COLS: dict[str, pl.DataType] = {
+    "forloeb_id": pl.String(),
+    "borger_key": pl.Int64(),
+    "kommunekode": pl.Int32(),
+    "startdato": pl.Date(),
+    "slutdato": pl.Date(),
+    "ydelsesgruppe": pl.String(),
+    "visitationskategori": pl.String(),
+    "visiterende_org_id": pl.String(),
+}
+COURSE_NULLABLE = {"visiterende_org_id", "visitationskategori"}
+
+VISITATION_WEEK_COLS: dict[str, pl.DataType] = {
+    "forloeb_id": pl.String(),
+    "borger_key": pl.Int64(),
+    **WEEK_COLS,
+    "kommunekode": pl.Int32(),
+    "ydelsesgruppe": pl.String(),
+    "visitationskategori": pl.String(),
+    "visiterende_org_id": pl.String(),
+}
+
+
+def _record_cols(name: str) -> dict[str, pl.DataType]:
+    return {c: t for c, t in staging_schema(name).items() if c not in ("data_maaned", "linje")}
+
+
+ACTIVITY_WEEK_COLS: dict[str, pl.DataType] = {**_record_cols("aktivitet"), **WEEK_COLS, "dage_i_uge": pl.Int8()}
+CONVERSATION_WEEK_COLS: dict[str, pl.DataType] = {**_record_cols("samtale"), **WEEK_COLS}
+PARTICIPANT_COLS: dict[str, pl.DataType] = {"samtale_id": pl.String(), "deltagertype": pl.String(), "maaned": pl.String()}
+
+_ACTIVITY_REQUIRED = {"aktivitet_id", "borger_key", "kommunekode", "ansvarlig_org_id", "startdato",
+                      "aktiveringstype", "aktivitetsstatus", *WEEK_COLS, "dage_i_uge"}
+_CONVERSATION_REQUIRED = {"samtale_id", "borger_key", "kommunekode", "samtaledato", "samtaletype",
+                          "kontaktform", "samtalestatus", *WEEK_COLS}
+
+
+def course_schema():
+    return table_schema(
+        "stg_visitationsforloeb",
+        {c: (t, c in COURSE_NULLABLE) for c, t in COURSE_COLS.items()},
+        unique=["forloeb_id"],
+    )
+
+
+def visitation_week_schema():
+    return table_schema(
+        "fct_visitation_uge",
+        {c: (t, c in COURSE_NULLABLE) for c, t in VISITATION_WEEK_COLS.items()},
+        unique=["forloeb_id", "uge"],
+    )
+
+
+def activity_week_schema():
+    return table_schema(
+        "fct_aktivitet_uge",
+        {c: (t, c not in _ACTIVITY_REQUIRED) for c, t in ACTIVITY_WEEK_COLS.items()},
+        unique=["aktivitet_id", "uge"],
+    )
+
+
+def conversation_week_schema():
+    return table_schema(
+        "fct_samtale_uge",
+        {c: (t, c not in _CONVERSATION_REQUIRED) for c, t in CONVERSATION_WEEK_COLS.items()},
+        unique=["samtale_id"],
+    )
+
+
+def participant_schema():
+    return table_schema("bdg_samtale_deltager", {c: (t, False) for c, t in PARTICIPANT_COLS.items()})
