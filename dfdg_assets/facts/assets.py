@@ -7,8 +7,8 @@ import polars as pl
 
 from dfdg_assets.facts.schemas import (
     ACTIVITY_WEEK_COLS,
-    COURSE_COLS,
     CONVERSATION_WEEK_COLS,
+    COURSE_COLS,
     VISITATION_WEEK_COLS,
     activity_week_schema,
     conversation_week_schema,
@@ -88,12 +88,17 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
         op_tags={"dfdg/skriver": "ja"},
         **_meta(name),
     )
-    def _asset(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, data_root: DataRootResource
+    ) -> dg.MaterializeResult:
         with personal_data_guard():
             months = _months(context, data_root)
             source = build(data_root)
             frames = {
-                m: source(m).select(list(cols)).sort(_SORT if "kommunekode" in cols else "samtale_id").collect()
+                m: source(m)
+                .select(list(cols))
+                .sort(_SORT if "kommunekode" in cols else "samtale_id")
+                .collect()
                 for m in months
             }
             return publish_months(data_root, name, frames, schema)
@@ -102,7 +107,9 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
 
 
 def _visitation_weeks(data_root):
-    courses = data_root.warehouse.scan("stg_visitationsforloeb", schema=COURSE_COLS).collect().lazy()
+    courses = (
+        data_root.warehouse.scan("stg_visitationsforloeb", schema=COURSE_COLS).collect().lazy()
+    )
     return lambda m: course_weeks(courses, [m])
 
 
@@ -117,13 +124,25 @@ def _conversation_weeks(data_root):
 
 
 fct_visitation_uge = _rollout_asset(
-    "fct_visitation_uge", ["stg_visitationsforloeb"], _visitation_weeks, visitation_week_schema(), VISITATION_WEEK_COLS
+    "fct_visitation_uge",
+    ["stg_visitationsforloeb"],
+    _visitation_weeks,
+    visitation_week_schema(),
+    VISITATION_WEEK_COLS,
 )
 fct_aktivitet_uge = _rollout_asset(
-    "fct_aktivitet_uge", ["stg_aktivitet"], _activity_weeks, activity_week_schema(), ACTIVITY_WEEK_COLS
+    "fct_aktivitet_uge",
+    ["stg_aktivitet"],
+    _activity_weeks,
+    activity_week_schema(),
+    ACTIVITY_WEEK_COLS,
 )
 fct_samtale_uge = _rollout_asset(
-    "fct_samtale_uge", ["stg_samtale"], _conversation_weeks, conversation_week_schema(), CONVERSATION_WEEK_COLS
+    "fct_samtale_uge",
+    ["stg_samtale"],
+    _conversation_weeks,
+    conversation_week_schema(),
+    CONVERSATION_WEEK_COLS,
 )
 
 
@@ -136,16 +155,24 @@ fct_samtale_uge = _rollout_asset(
     op_tags={"dfdg/skriver": "ja"},
     **_meta("bdg_samtale_deltager"),
 )
-def bdg_samtale_deltager(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dg.MaterializeResult:
+def bdg_samtale_deltager(
+    context: dg.AssetExecutionContext, data_root: DataRootResource
+) -> dg.MaterializeResult:
     """Participants of the month's held conversations (0..n per conversation)."""
     with personal_data_guard():
         wh = data_root.warehouse
-        participants = wh.scan(
-            "stg_samtale_deltager", schema=staging_schema("samtale_deltager")
-        ).select("samtale_id", "deltagertype").collect()
+        participants = (
+            wh.scan("stg_samtale_deltager", schema=staging_schema("samtale_deltager"))
+            .select("samtale_id", "deltagertype")
+            .collect()
+        )
         frames = {}
         for m in [month_of_key(k) for k in context.partition_keys]:
-            held = wh.scan("fct_samtale_uge", [m], schema=CONVERSATION_WEEK_COLS).select("samtale_id").collect()
+            held = (
+                wh.scan("fct_samtale_uge", [m], schema=CONVERSATION_WEEK_COLS)
+                .select("samtale_id")
+                .collect()
+            )
             frames[m] = (
                 participants.join(held, on="samtale_id", how="semi")
                 .with_columns(pl.lit(m).alias("maaned"))

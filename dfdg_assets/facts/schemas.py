@@ -36,14 +36,39 @@ def _record_cols(name: str) -> dict[str, pl.DataType]:
     return {c: t for c, t in staging_schema(name).items() if c not in ("data_maaned", "linje")}
 
 
-ACTIVITY_WEEK_COLS: dict[str, pl.DataType] = {**_record_cols("aktivitet"), **WEEK_COLS, "dage_i_uge": pl.Int8()}
+ACTIVITY_WEEK_COLS: dict[str, pl.DataType] = {
+    **_record_cols("aktivitet"),
+    **WEEK_COLS,
+    "dage_i_uge": pl.Int8(),
+}
 CONVERSATION_WEEK_COLS: dict[str, pl.DataType] = {**_record_cols("samtale"), **WEEK_COLS}
-PARTICIPANT_COLS: dict[str, pl.DataType] = {"samtale_id": pl.String(), "deltagertype": pl.String(), "maaned": pl.String()}
+PARTICIPANT_COLS: dict[str, pl.DataType] = {
+    "samtale_id": pl.String(),
+    "deltagertype": pl.String(),
+    "maaned": pl.String(),
+}
 
-_ACTIVITY_REQUIRED = {"aktivitet_id", "borger_key", "kommunekode", "ansvarlig_org_id", "startdato",
-                      "aktiveringstype", "aktivitetsstatus", *WEEK_COLS, "dage_i_uge"}
-_CONVERSATION_REQUIRED = {"samtale_id", "borger_key", "kommunekode", "samtaledato", "samtaletype",
-                          "kontaktform", "samtalestatus", *WEEK_COLS}
+_ACTIVITY_REQUIRED = {
+    "aktivitet_id",
+    "borger_key",
+    "kommunekode",
+    "ansvarlig_org_id",
+    "startdato",
+    "aktiveringstype",
+    "aktivitetsstatus",
+    *WEEK_COLS,
+    "dage_i_uge",
+}
+_CONVERSATION_REQUIRED = {
+    "samtale_id",
+    "borger_key",
+    "kommunekode",
+    "samtaledato",
+    "samtaletype",
+    "kontaktform",
+    "samtalestatus",
+    *WEEK_COLS,
+}
 
 
 def course_schema():
@@ -79,4 +104,6 @@ def conversation_week_schema():
 
 
 def participant_schema():
-    return table_schema("bdg_samtale_deltager", {c: (t, False) for c, t in PARTICIPANT_COLS.items()})
+    return table_schema(
+        "bdg_samtale_deltager", {c: (t, False) for c, t in PARTICIPANT_COLS.items()}
+    )
