@@ -82,7 +82,7 @@ def build(
     if w_count == 0:
         empty = np.zeros(0, dtype=np.int64)
         cols = {k: empty for k in ("pid", "week", "name", "kom", "lev")}
-        return Chunk({}, {**cols, "amount": empty.astype(float), "refusion": empty.astype(float)})
+        return Chunk({}, {**cols, "amount": empty, "refusion": empty})
     w0 = int(weeks.monday[0])
 
     s = np.flatnonzero(sp.yr)
@@ -148,6 +148,9 @@ def build(
         "kom": np.concatenate([kom, kom[again]]),
     }
     cols["lev"] = np.concatenate([lev, lev[again] + 1])
+    # kept as whole øre and percent (-1: null): a third of the memory of floats
+    cols["amount"] = np.round(cols["amount"] * 100).astype(np.int64)
+    cols["refusion"] = np.where(np.isnan(cols["refusion"]), -1, cols["refusion"]).astype(np.int64)
     return Chunk({}, {k: compact(v) for k, v in cols.items()})
 
 
@@ -162,7 +165,9 @@ def render(part: dict[str, np.ndarray], yr: Benefits, pop: Population) -> pl.Dat
             "kommunekode": int_text(part["kom"]),
             "uge": yr.weeks.label.gather(pl.Series(part["week"], dtype=pl.UInt32)),
             "beskaeftigelsesydelse": lookup(yr.names, part["name"]),
-            "udbetalt_beloeb": decimal_text(part["amount"]),
-            "refusionsprocent": decimal_text(part["refusion"]),
+            "udbetalt_beloeb": decimal_text(part["amount"] / 100),
+            "refusionsprocent": decimal_text(
+                np.where(part["refusion"] < 0, np.nan, part["refusion"])
+            ),
         }
     )

@@ -77,10 +77,31 @@ def _conflict(file: str, df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _damage(file: str, name: str, df: pl.DataFrame, variant: pl.Series) -> pl.DataFrame:
+    """The rows with one kind of in-place fault."""
+    if name == "cpr":
+        return df.with_columns(_bad_cpr(pl.col("cpr"), variant).alias("cpr"))
+    if name == "date":
+        c = DATE_COLUMN[file]
+        return df.with_columns(_bad_date(pl.col(c), variant).alias(c))
+    if name == "timestamp":
+        c = "visitationstidspunkt"
+        return df.with_columns(_bad_timestamp(pl.col(c), variant).alias(c))
+    if name == "slut_foer_start":
+        before = pl.col("startdato").str.to_date(strict=False) - pl.duration(days=7)
+        return df.with_columns(before.cast(pl.String).alias("slutdato"))
+    column, value = {
+        "kommune": ("kommunekode", UNKNOWN_KOMMUNE),
+        "timer": ("timer_pr_uge", "200"),
+        "refusion": ("refusionsprocent", "150"),
+    }[name]
+    return df.with_columns(pl.lit(value).alias(column))
+
+
 def inject(
     df: pl.DataFrame, file: str, rng: np.random.Generator, rate: float
 ) -> tuple[pl.DataFrame, int]:
-    """The file with faults; also the number of faults injected."""
+    """The file with faults (rows in no particular order); also the number of faults."""
     kinds = KINDS.get(file)
     n = df.height
     if not kinds or rate <= 0 or n == 0:
@@ -88,62 +109,21 @@ def inject(
     k = min(int(rng.binomial(n, rate)), n // 250)
     if k == 0:
         return df, 0
-    rows = rng.choice(n, size=k, replace=False)
+    rows = np.sort(rng.choice(n, size=k, replace=False))
     kind = rng.integers(0, len(kinds), k)
-    variant = np.zeros(n, dtype=np.int64)
-    variant[rows] = rng.integers(0, 3, k)
-    v = pl.Series(variant)
-    extra = []
+    variant = rng.integers(0, 3, k)
+    hit = np.zeros(n, dtype=bool)
+    out = []
     for i, name in enumerate(kinds):
-        sel = np.zeros(n, dtype=bool)
-        sel[rows[kind == i]] = True
+        sel = kind == i
         if not sel.any():
             continue
-        m = pl.Series(sel)
-        if name == "cpr":
-            df = df.with_columns(
-                pl.when(m).then(_bad_cpr(pl.col("cpr"), v)).otherwise(pl.col("cpr")).alias("cpr")
-            )
-        elif name == "date":
-            c = DATE_COLUMN[file]
-            df = df.with_columns(
-                pl.when(m).then(_bad_date(pl.col(c), v)).otherwise(pl.col(c)).alias(c)
-            )
-        elif name == "timestamp":
-            c = "visitationstidspunkt"
-            df = df.with_columns(
-                pl.when(m).then(_bad_timestamp(pl.col(c), v)).otherwise(pl.col(c)).alias(c)
-            )
-        elif name == "slut_foer_start":
-            before = (pl.col("startdato").str.to_date(strict=False) - pl.duration(days=7)).cast(
-                pl.String
-            )
-            df = df.with_columns(
-                pl.when(m).then(before).otherwise(pl.col("slutdato")).alias("slutdato")
-            )
-        elif name == "kommune":
-            df = df.with_columns(
-                pl.when(m)
-                .then(pl.lit(UNKNOWN_KOMMUNE))
-                .otherwise(pl.col("kommunekode"))
-                .alias("kommunekode")
-            )
-        elif name == "timer":
-            df = df.with_columns(
-                pl.when(m)
-                .then(pl.lit("200"))
-                .otherwise(pl.col("timer_pr_uge"))
-                .alias("timer_pr_uge")
-            )
-        elif name == "refusion":
-            df = df.with_columns(
-                pl.when(m)
-                .then(pl.lit("150"))
-                .otherwise(pl.col("refusionsprocent"))
-                .alias("refusionsprocent")
-            )
-        elif name == "conflict":
-            extra.append(_conflict(file, df.filter(m)))
+        part = df[rows[sel]]
+        if name == "conflict":
+            out += [part, _conflict(file, part)]
         elif name == "duplicate":
-            extra.append(df.filter(m))
-    return pl.concat([df, *extra]) if extra else df, k
+            out += [part, part]
+        else:
+            out.append(_damage(file, name, part, pl.Series(variant[sel])))
+        hit[rows[sel]] = True
+    return pl.concat([df.filter(pl.Series(~hit)), *out]), k

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .common import NEVER, Period, int_text, lookup, month_of, rng_for, run_starts, ymd
+from .common import NEVER, Period, compact, int_text, lookup, month_of, rng_for, run_starts, ymd
 from .municipalities import allocate
 
 FIRST_M = (
@@ -181,7 +181,7 @@ def build(
     # benefit citizens: the first spell start fixes their age (mostly 16-66 at that time)
     b = borgere
     kom_b_cit = np.repeat(codes_a, per_kom)
-    stock = rng.random(b) < 0.3  # on benefit when history starts: registered in its first weeks
+    stock = rng.random(b) < 0.27  # on benefit when history starts: registered in its first weeks
     first_start = np.where(
         stock,
         period.hist_start + rng.integers(0, 21, b),
@@ -253,19 +253,19 @@ def build(
     last = rng.integers(0, len(LAST), size)
     return Population(
         n_benefit=b,
-        birth=birth,
+        birth=compact(birth),
         cpr_num=cpr_num,
         gender=gender,
-        kom_a=kom_a,
-        kom_b=kom_new,
-        move_day=move_day,
-        move_lev=move_lev,
-        in_lev=in_lev,
-        out_lev=out_lev,
+        kom_a=compact(kom_a),
+        kom_b=compact(kom_new),
+        move_day=compact(move_day),
+        move_lev=compact(move_lev),
+        in_lev=compact(in_lev),
+        out_lev=compact(out_lev),
         first_start=first_start,
         stock=stock,
-        akasse=akasse,
-        name_parts=(first, middle, last),
+        akasse=compact(akasse),
+        name_parts=(compact(first), compact(middle), compact(last)),
     )
 
 

@@ -126,6 +126,7 @@ def generate(
             rows[name] = rows.get(name, 0) + r
         n_files += len(written) + 1
         n_bytes += size
+        del frames  # before the next month's frames are built
     return GenerateSummary(
         period.n, n_files, rows, n_bytes, round(time.perf_counter() - t0, 3), n_faults
     )

@@ -12,8 +12,8 @@ import polars as pl
 
 from ..contract import FILES, MANIFEST, SEPARATOR
 
-# Sort order of each file: the record's citizen, time and id first, the rest after, so that
-# the bytes do not depend on how the rows were produced.
+# Sort order of each file: the record's citizen, time and id. Ties (only injected duplicates)
+# keep their (deterministic) order.
 SORT_KEYS: dict[str, tuple[str, ...]] = {
     "visitation": ("cpr", "visitationstidspunkt", "visitation_id"),
     "aktivitet": ("cpr", "startdato", "aktivitet_id"),
@@ -31,8 +31,7 @@ def csv_bytes(df: pl.DataFrame, name: str, presorted: bool = False) -> bytes:
     cols = spec.column_names
     df = df.select(pl.col(c).cast(pl.String) for c in cols)
     if not presorted and df.height:
-        keys = list(SORT_KEYS.get(name, ())) + [c for c in cols if c not in SORT_KEYS.get(name, ())]
-        df = df.sort(keys, nulls_last=True, maintain_order=True)
+        df = df.sort(list(SORT_KEYS[name]), nulls_last=True, maintain_order=True)
     buf = io.BytesIO()
     df.write_csv(
         buf,
