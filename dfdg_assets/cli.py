@@ -63,6 +63,67 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+CUBES = ("dfdg", "ydelsesaktivitet", "benchmark")
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """`--measure a,b --measure c` -> [a, b, c]."""
+    return [x.strip() for v in values or [] for x in v.split(",") if x.strip()]
+
+
+def _where(values: list[str] | None) -> dict[str, list[str]]:
+    """`--where A=V` (repeatable; repeating an attribute keeps several values; `A=` = null group)."""
+    out: dict[str, list[str]] = {}
+    for item in values or []:
+        attr, sep, value = item.partition("=")
+        if not sep or not attr.strip():
+            raise CliError(
+                f"--where skal have formen ATTRIBUT=VÆRDI, ikke {redact(repr(item), 60)}"
+            )
+        out.setdefault(attr.strip(), []).append(value.strip())
+    return out
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    if args.cube != "dfdg":
+        if args.cube in CUBES:
+            raise CliError(f"kuben {args.cube} kan endnu ikke forespørges; brug dfdg")
+        raise CliError(f"ukendt kube {redact(repr(args.cube), 60)}; kendte: {', '.join(CUBES)}")
+    measures = _split(args.measure)
+    if not measures:
+        raise CliError("angiv mindst ét måltal med --measure")
+    if args.format == "parquet" and not args.out:
+        raise CliError("--format parquet kræver --out FIL")
+    from dfdg_assets.cubes.query import format_result, query_dfdg, write_result
+
+    df = query_dfdg(
+        DataRoot.of(args.data_root),
+        measures,
+        by=_split(args.by),
+        where=_where(args.where),
+        kommune=args.kommune,
+        fra=args.fra,
+        til=args.til,
+    )
+    if args.out:
+        write_result(df, args.format, args.out)
+        return 0
+    text = format_result(df, args.format)
+    raw = getattr(sys.stdout, "buffer", None)
+    if raw is not None and args.format != "table":  # csv and json are UTF-8 whatever the locale
+        sys.stdout.flush()
+        raw.write(text.encode("utf-8"))
+        raw.flush()
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _one_line_error(message: str) -> None:
+    print(f"dfdg query: {redact(message, 300)}", file=sys.stderr)
+    sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dfdg", description="The DFDG data warehouse")
     p.add_argument("--data-root", help="data root (default: $DFDG_DATA_ROOT or ./data)")
@@ -92,6 +153,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept this month's delivery although over 1 %% of a file's rows were rejected",
     )
     ld.set_defaults(func=cmd_load)
+
+    q = sub.add_parser("query", help="query a cube (SPEC section 4); no Dagster start-up")
+    q.add_argument("cube", metavar="CUBE", help="dfdg (ydelsesaktivitet and benchmark to come)")
+    q.add_argument("--measure", action="append", metavar="M[,M..]", help="measures")
+    q.add_argument("--by", action="append", metavar="A[,A..]", help="attributes to break down by")
+    q.add_argument(
+        "--where", action="append", metavar="A=V", help="keep rows with A = V (repeatable)"
+    )
+    q.add_argument("--kommune", metavar="K", help="only municipality K (= --where kommunekode=K)")
+    q.add_argument("--fra", type=_month, help="first month (weeks by the month of their Sunday)")
+    q.add_argument("--til", type=_month, help="last month, inclusive")
+    q.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
+    q.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    q.add_argument(  # also accepted after the command; SUPPRESS keeps the one given before it
+        "--data-root", default=argparse.SUPPRESS, help="data root (as before the command)"
+    )
+    q.set_defaults(func=cmd_query)
+    q.error = _one_line_error  # type: ignore[method-assign]  # errors are one line (exit 2)
     return p
 
 
