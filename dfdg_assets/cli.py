@@ -120,12 +120,13 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def _one_line_error(message: str) -> None:
-    print(f"dfdg query: {redact(message, 300)}", file=sys.stderr)
+    print(f"dfdg: {redact(message, 300)}", file=sys.stderr)
     sys.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dfdg", description="The DFDG data warehouse")
+    p.error = _one_line_error  # type: ignore[method-assign]
     p.add_argument("--data-root", help="data root (default: $DFDG_DATA_ROOT or ./data)")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -153,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept this month's delivery although over 1 %% of a file's rows were rejected",
     )
     ld.set_defaults(func=cmd_load)
+    for sp in (g, ld):
+        sp.error = _one_line_error  # type: ignore[method-assign]
 
     q = sub.add_parser("query", help="query a cube (SPEC section 4); no Dagster start-up")
     q.add_argument("cube", metavar="CUBE", help="dfdg (ydelsesaktivitet and benchmark to come)")
