@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dfdg_assets.orchestration.jobs import (
+    ASSET_CHECKS,
     INGEST_ASSETS,
     ROLLOUT_ASSETS,
     duckdb_katalog,
@@ -17,6 +18,7 @@ from dfdg_assets.resources import DataRootResource
 
 defs = dg.Definitions(
     assets=[*INGEST_ASSETS, *ROLLOUT_ASSETS, duckdb_katalog],
+    asset_checks=ASSET_CHECKS,
     jobs=[ingest_job, rollout_job],
     sensors=[nye_leveringer],
     schedules=[maanedlig_indlaesning],

@@ -1,0 +1,183 @@
+"""The published benchmark (YdelsesAktivitetBenchmark): one monthly partition per data month from
+2020-01, disclosure-controlled before it is written, with its publication time and revision.
+
+Publication is blocked twice: the asset refuses to write a month that fails the audit, and the
+blocking asset check `afsloeringskontrol` audits everything published."""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from dfdg_assets.contract import YR_FIRST_MONTH
+from dfdg_assets.cubes.disclosure import add_key_figures, audit, suppress
+from dfdg_assets.dimensions import build
+from dfdg_assets.facts.benefit_assets import POP_COLS, YDELSE_COLS
+from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
+from dfdg_assets.guard import personal_data_guard
+from dfdg_assets.partitions import data_months
+from dfdg_assets.privacy import PersonalDataSafeError
+from dfdg_assets.raw.ingest import raw_table
+from dfdg_assets.resources import DataRootResource
+from dfdg_assets.rules.benefits import benchmark_counts
+from dfdg_assets.schemas import table_schema
+from dfdg_assets.storage.warehouse import document_table
+from dfdg_assets.weeks import month_of_key
+
+TABLE = "cube_benchmark"
+GRAIN = (
+    "one row per (month, municipality or Hele landet, breakdown, breakdown value) plus one total row "
+    "per (month, municipality); counts of 1-4 suppressed (null + flag), key figures with parts"
+)
+document_table(TABLE, GRAIN)
+
+COUNTS = [
+    "antal_borgere_16_66",
+    "antal_ydelsesmodtagere",
+    "antal_aktiverede",
+    "antal_aktiveringsforloeb",
+]
+FIGURES = ["andel_ydelsesmodtagere", "aktiveringsgrad", "forloeb_pr_aktiveret"]
+MEASURES = COUNTS + FIGURES
+KEY = ["maaned", "kommune", "breakdown", "breakdown_vaerdi"]
+COLUMNS: dict[str, pl.DataType] = {
+    "maaned": pl.String(),
+    "kommune": pl.String(),
+    "kommunenavn": pl.String(),
+    "breakdown": pl.String(),
+    "breakdown_vaerdi": pl.String(),
+    **{c: pl.Int64() for c in COUNTS},
+    **{c: pl.Float64() for c in FIGURES},
+    **{f"{c}_undertrykt": pl.Boolean() for c in MEASURES},
+    "publiceret": pl.Datetime("us", "UTC"),
+    "revision": pl.Int32(),
+}
+SCHEMA = table_schema(
+    TABLE,
+    {c: (t, c in MEASURES) for c, t in COLUMNS.items()},
+    unique=KEY,
+)
+
+
+class PublicationBlocked(PersonalDataSafeError):
+    """The disclosure audit failed: the month is not published."""
+
+
+def publishable(month: str, counts: pl.DataFrame) -> pl.DataFrame:
+    """Suppress and add key figures; raise PublicationBlocked if the audit finds anything."""
+    table = add_key_figures(suppress(counts))
+    problems = audit(table)
+    if problems:
+        shown = "; ".join(problems[:5])
+        raise PublicationBlocked(
+            f"Benchmark {month} ikke offentliggjort: {len(problems)} brud på diskretionsreglerne ({shown})"
+        )
+    return table
+
+
+def with_revision(
+    table: pl.DataFrame, previous: pl.DataFrame | None, now: dt.datetime
+) -> pl.DataFrame:
+    """Keep the previous publication time and revision when nothing changed; else revision + 1."""
+    data_cols = [c for c in COLUMNS if c not in ("publiceret", "revision")]
+    current = table.select(data_cols).sort(KEY)
+    if previous is not None and previous.height:
+        if previous.select(data_cols).sort(KEY).equals(current):
+            return previous.select(list(COLUMNS)).sort(KEY)
+        revision = int(previous["revision"].max() or 0) + 1
+    else:
+        revision = 1
+    return current.with_columns(
+        pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("publiceret"),
+        pl.lit(revision, pl.Int32).alias("revision"),
+    ).select(list(COLUMNS))
+
+
+@dg.asset(
+    name=TABLE,
+    group_name="cubes",
+    deps=[
+        "stg_ydelse",
+        "fct_aktivitet_uge",
+        "fct_visitation_uge",
+        "fct_befolkning_16_66",
+        "dim_kommune",
+    ],
+    partitions_def=data_months,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"polars", "parquet"},
+    op_tags={"dfdg/skriver": "ja"},
+    description=f"YdelsesAktivitetBenchmark across all 98 municipalities (from 2020-01). Grain: {GRAIN}.",
+    metadata={"grain": GRAIN},
+)
+def cube_benchmark(
+    context: dg.AssetExecutionContext, data_root: DataRootResource
+) -> dg.MaterializeResult:
+    """Counts per paying municipality and Hele landet, suppressed (primary 1-4, secondary so no
+    linked line has exactly one hidden cell), key figures with numerator and denominator."""
+    with personal_data_guard():
+        wh = data_root.warehouse
+        kommuner = build.dim_kommune()
+        now = dt.datetime.now(dt.UTC)
+        frames: dict[str, pl.DataFrame] = {}
+        revisions: dict[str, int] = {}
+        for m in (month_of_key(k) for k in context.partition_keys):
+            if m < YR_FIRST_MONTH:
+                frames[m] = pl.DataFrame(schema=COLUMNS)
+                continue
+            pop = (
+                wh.read("fct_befolkning_16_66", [m], schema=POP_COLS)
+                if wh.has(raw_table("borger"), m)
+                else None
+            )
+            counts = benchmark_counts(
+                m,
+                wh.read("stg_ydelse", [m], schema=YDELSE_COLS),
+                wh.read("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
+                wh.read("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
+                pop,
+                kommuner,
+            )
+            previous = wh.read(TABLE, [m]) if wh.has(TABLE, m) else None
+            frames[m] = with_revision(publishable(m, counts), previous, now)
+            revisions[m] = int(frames[m]["revision"].max() or 0)
+        data_root.publish({(TABLE, m): SCHEMA.validate(df) for m, df in frames.items()})
+        suppressed = sum(
+            int(
+                df.select(pl.col(f"{c}_undertrykt").sum() for c in COUNTS).sum_horizontal().item()
+                or 0
+            )
+            for df in frames.values()
+            if df.height
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(df.height for df in frames.values()),
+                "undertrykte_celler": suppressed,
+                "revisioner": dg.MetadataValue.json(revisions)
+                if len(revisions) <= 60
+                else len(revisions),
+            }
+        )
+
+
+@dg.asset_check(
+    asset=cube_benchmark,
+    blocking=True,
+    description="Audits the published benchmark against the disclosure rules (no count 1-4 shown, no linked line with exactly one suppressed cell, key figures hidden with their parts).",
+)
+def afsloeringskontrol(data_root: DataRootResource) -> dg.AssetCheckResult:
+    with personal_data_guard():
+        wh = data_root.warehouse
+        table = wh.read(TABLE, schema=COLUMNS)
+        problems = audit(table.drop("publiceret", "revision")) if table.height else []
+        return dg.AssetCheckResult(
+            passed=not problems,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "brud": len(problems),
+                "eksempler": dg.MetadataValue.md(
+                    "\n".join(f"- {p}" for p in problems[:20]) or "ingen"
+                ),
+            },
+        )

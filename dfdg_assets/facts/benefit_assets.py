@@ -1,0 +1,167 @@
+"""YR benefits (from 2020-01): the current YR rows per week-month (R3), the citizen-week benefits
+of the DFDG population (R8) and the 16-66 population per municipality (R9). Monthly partitions
+in the rollout job; months before 2020-01 hold empty partitions."""
+
+import dagster as dg
+import polars as pl
+
+from dfdg_assets import contract
+from dfdg_assets.contract import YR_FIRST_MONTH
+from dfdg_assets.cpr import surrogate_keys
+from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS, WEEK_COLS
+from dfdg_assets.guard import personal_data_guard
+from dfdg_assets.ingest.rows import raw_schema
+from dfdg_assets.partitions import data_months
+from dfdg_assets.publishing import publish_months
+from dfdg_assets.raw.ingest import raw_table
+from dfdg_assets.resources import DataRootResource
+from dfdg_assets.rules.benefits import (
+    citizen_week_benefits,
+    current_yr_rows,
+    population_16_66,
+    population_weeks,
+)
+from dfdg_assets.schemas import table_schema
+from dfdg_assets.storage.warehouse import document_table
+from dfdg_assets.weeks import month_of_key, week_frame
+
+GRAIN = {
+    "stg_ydelse": "one row per YR row (citizen, week, benefit row) of the latest delivery carrying the citizen-week (R3); partition M = weeks belonging to M",
+    "fct_borger_ydelse_uge": "one row per DFDG citizen-week (course or activity in force) and benefit; 'Uden ydelse i YR' without a YR row (R8)",
+    "fct_befolkning_16_66": "one row per municipality: residents aged 16-66 on the month's last day (R9); no rows for a month without its delivery",
+}
+for _t, _g in GRAIN.items():
+    document_table(_t, _g)
+
+YDELSE_COLS = {
+    "borger_key": pl.Int64(),
+    "kommunekode": pl.Int32(),
+    "beskaeftigelsesydelse": pl.String(),
+    "udbetalt_beloeb": pl.Float64(),
+    "refusionsprocent": pl.Float64(),
+    **WEEK_COLS,
+    "data_maaned": pl.String(),
+}
+BENEFIT_WEEK_COLS = {
+    "borger_key": pl.Int64(),
+    "uge": pl.String(),
+    "maaned": pl.String(),
+    "beskaeftigelsesydelse": pl.String(),
+}
+POP_COLS = {"kommunekode": pl.Int32(), "antal_borgere_16_66": pl.Int64(), "maaned": pl.String()}
+
+YDELSE_SCHEMA = table_schema(
+    "stg_ydelse", {c: (t, c == "refusionsprocent") for c, t in YDELSE_COLS.items()}
+)
+BENEFIT_WEEK_SCHEMA = table_schema(
+    "fct_borger_ydelse_uge",
+    {c: (t, False) for c, t in BENEFIT_WEEK_COLS.items()},
+    unique=["borger_key", "uge", "beskaeftigelsesydelse"],
+)
+POP_SCHEMA = table_schema(
+    "fct_befolkning_16_66", {c: (t, False) for c, t in POP_COLS.items()}, unique=["kommunekode"]
+)
+
+
+def _meta(name: str) -> dict:
+    return {"description": f"Grain: {GRAIN[name]}.", "metadata": {"grain": GRAIN[name]}}
+
+
+def _asset(name: str, deps: list[str]):
+    return dg.asset(
+        name=name,
+        group_name="facts",
+        deps=deps,
+        partitions_def=data_months,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        kinds={"polars", "parquet"},
+        op_tags={"dfdg/skriver": "ja"},
+        **_meta(name),
+    )
+
+
+def yr_rows_for_month(wh, month: str) -> pl.DataFrame:
+    """The current YR rows of the weeks belonging to `month`, CPR replaced by the surrogate key."""
+    weeks = week_frame([month])
+    raw = wh.scan(raw_table("ydelse"), schema=raw_schema(contract.YDELSE))
+    rows = current_yr_rows(raw, weeks["uge"].to_list()).collect()
+    keys = (
+        surrogate_keys(rows["cpr"], wh.key_secret())
+        if rows.height
+        else pl.Series([], dtype=pl.Int64)
+    )
+    return (
+        rows.with_columns(keys.alias("borger_key"))
+        .join(weeks.select(list(WEEK_COLS)), on="uge", how="left")
+        .select(list(YDELSE_COLS))
+        .sort("kommunekode", "borger_key", "uge", "beskaeftigelsesydelse", "udbetalt_beloeb")
+    )
+
+
+@_asset("stg_ydelse", [raw_table("ydelse")])
+def stg_ydelse(
+    context: dg.AssetExecutionContext, data_root: DataRootResource
+) -> dg.MaterializeResult:
+    """YR rows per week-month: a later delivery carrying a citizen-week replaces all its earlier rows."""
+    with personal_data_guard():
+        wh = data_root.warehouse
+        frames = {}
+        for m in (month_of_key(k) for k in context.partition_keys):
+            frames[m] = (
+                yr_rows_for_month(wh, m)
+                if m >= YR_FIRST_MONTH
+                else pl.DataFrame(schema=YDELSE_COLS)
+            )
+        return publish_months(data_root, "stg_ydelse", frames, YDELSE_SCHEMA)
+
+
+@_asset("fct_borger_ydelse_uge", ["stg_ydelse", "fct_visitation_uge", "fct_aktivitet_uge"])
+def fct_borger_ydelse_uge(
+    context: dg.AssetExecutionContext, data_root: DataRootResource
+) -> dg.MaterializeResult:
+    """The ydelsesaktivitet cube's link: each DFDG citizen-week with its YR benefit(s)."""
+    with personal_data_guard():
+        wh = data_root.warehouse
+        frames = {}
+        for m in (month_of_key(k) for k in context.partition_keys):
+            if m < YR_FIRST_MONTH:
+                frames[m] = pl.DataFrame(schema=BENEFIT_WEEK_COLS)
+                continue
+            pop = population_weeks(
+                wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
+                wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
+            )
+            yr = wh.scan("stg_ydelse", [m], schema=YDELSE_COLS)
+            frames[m] = (
+                citizen_week_benefits(pop, yr)
+                .with_columns(pl.lit(m).alias("maaned"))
+                .select(list(BENEFIT_WEEK_COLS))
+                .sort("borger_key", "uge", "beskaeftigelsesydelse")
+                .collect()
+            )
+        return publish_months(data_root, "fct_borger_ydelse_uge", frames, BENEFIT_WEEK_SCHEMA)
+
+
+@_asset("fct_befolkning_16_66", [raw_table("borger")])
+def fct_befolkning_16_66(
+    context: dg.AssetExecutionContext, data_root: DataRootResource
+) -> dg.MaterializeResult:
+    """Residents aged 16-66 per municipality, from the month's resident snapshot."""
+    with personal_data_guard():
+        wh = data_root.warehouse
+        frames = {}
+        for m in (month_of_key(k) for k in context.partition_keys):
+            if wh.has(raw_table("borger"), m):
+                frames[m] = (
+                    population_16_66(wh.scan(raw_table("borger"), [m]), m)
+                    .with_columns(pl.lit(m).alias("maaned"))
+                    .sort("kommunekode")
+                    .collect()
+                )
+            else:
+                context.log.warning(f"{m}: ingen borger-snapshot; 16-66-årige er ukendte (null)")
+                frames[m] = pl.DataFrame(schema=POP_COLS)
+        return publish_months(data_root, "fct_befolkning_16_66", frames, POP_SCHEMA)
+
+
+BENEFIT_FACTS = [stg_ydelse, fct_borger_ydelse_uge, fct_befolkning_16_66]
