@@ -64,7 +64,8 @@ def is_substitute_expr(cpr: pl.Expr) -> pl.Expr:
 def age_on_expr(born: pl.Expr, on: dt.date) -> pl.Expr:
     """Completed years on `on`; a 29 February birthday is reached on 1 March."""
     md_on = on.month * 100 + on.day
-    had_birthday = (born.dt.month() * 100 + born.dt.day()) <= md_on
+    # month and day are Int8 in polars: widen before multiplying
+    had_birthday = (born.dt.month().cast(pl.Int32) * 100 + born.dt.day().cast(pl.Int32)) <= md_on
     return on.year - born.dt.year() - pl.when(had_birthday).then(0).otherwise(1)
 
 
