@@ -47,13 +47,18 @@ def open_instance(root: DataRoot) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
-def _run_config(root: DataRoot, accept: bool = False) -> dict:
+def _run_config(root: DataRoot, accept: bool = False, retention: bool = True) -> dict:
     cfg: dict = {
         "resources": {"data_root": {"config": {"root": str(root.root)}}},
         "loggers": {"console": {"config": {"log_level": "ERROR"}}},
     }
+    ops: dict = {}
     if accept:
-        cfg["ops"] = {"raw_levering": {"config": {"accepter_afviste_raekker": True}}}
+        ops["raw_levering"] = {"config": {"accepter_afviste_raekker": True}}
+    if not retention:
+        ops["beskaer_opbevaring"] = {"config": {"aktiv": False}}
+    if ops:
+        cfg["ops"] = ops
     return cfg
 
 
@@ -87,9 +92,11 @@ def load(
     through: str | None = None,
     accept: set[str] | None = None,
     out: Callable[[str], None] = print,
+    retention: bool = True,
 ) -> LoadReport:
     """Ingest every pending delivery (one run each, in month order), then roll out every affected
-    month in one run. A rejected delivery is reported and the others still load."""
+    month in one run. A rejected delivery is reported and the others still load.
+    `retention=False` skips pruning (only to verify that pruning changes nothing in the window)."""
     from dfdg_assets.definitions import defs
 
     t0 = time.perf_counter()
@@ -113,7 +120,7 @@ def load(
         result = ingest.execute_in_process(
             instance=instance,
             partition_key=month_key(s.month),
-            run_config=_run_config(root, s.month in accept),
+            run_config=_run_config(root, s.month in accept, retention),
             tags=delivery_tags(s.month, s.content_hash or ""),
             raise_on_error=False,
         )

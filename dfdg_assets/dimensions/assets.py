@@ -12,7 +12,7 @@ from dfdg_assets.guard import personal_data_guard
 from dfdg_assets.ingest.rows import raw_schema
 from dfdg_assets.partitions import data_months
 from dfdg_assets.publishing import publish_months, publish_table
-from dfdg_assets.raw.ingest import raw_table
+from dfdg_assets.raw.ingest import raw_table, versions
 from dfdg_assets.resources import DataRootResource
 from dfdg_assets.schemas import table_schema
 from dfdg_assets.staging.assets import staging_schema
@@ -160,7 +160,7 @@ def _stg(wh, name: str) -> pl.LazyFrame:
 
 @dg.asset(
     group_name="dimensions",
-    deps=[raw_table("organisation"), "stg_visitation", "stg_aktivitet", "stg_samtale"],
+    deps=[raw_table("organisation"), "beskaer_opbevaring", "stg_visitation", "stg_aktivitet", "stg_samtale"],
     kinds={"polars", "parquet"},
     op_tags={"dfdg/skriver": "ja"},
     **_meta("dim_organisation"),
@@ -200,7 +200,7 @@ EDU_SCHEMA = table_schema(
 
 @dg.asset(
     group_name="dimensions",
-    deps=[raw_table("uddannelse"), "stg_aktivitet"],
+    deps=[raw_table("uddannelse"), "beskaer_opbevaring", "stg_aktivitet"],
     kinds={"polars", "parquet"},
     op_tags={"dfdg/skriver": "ja"},
     **_meta("dim_uddannelse"),
@@ -236,6 +236,7 @@ BORGER_SCHEMA = table_schema(
 @dg.asset(
     group_name="dimensions",
     deps=[
+        "beskaer_opbevaring",
         raw_table("borger"),
         raw_table("visitation"),
         raw_table("aktivitet"),
@@ -253,9 +254,7 @@ def dim_borger(data_root: DataRootResource) -> dg.MaterializeResult:
         refs = (
             pl.concat(
                 [
-                    wh.scan(raw_table(n), schema=raw_schema(contract.FILES_BY_NAME[n])).select(
-                        "cpr"
-                    )
+                    versions(wh, n).select("cpr")
                     for n in ("visitation", "aktivitet", "samtale", "ydelse", "borger")
                 ]
             )

@@ -5,15 +5,13 @@ in the rollout job; months before 2020-01 hold empty partitions."""
 import dagster as dg
 import polars as pl
 
-from dfdg_assets import contract
 from dfdg_assets.contract import YR_FIRST_MONTH
 from dfdg_assets.cpr import surrogate_keys
 from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS, WEEK_COLS
 from dfdg_assets.guard import personal_data_guard
-from dfdg_assets.ingest.rows import raw_schema
 from dfdg_assets.partitions import data_months
 from dfdg_assets.publishing import publish_months
-from dfdg_assets.raw.ingest import raw_table
+from dfdg_assets.raw.ingest import raw_table, versions
 from dfdg_assets.resources import DataRootResource
 from dfdg_assets.rules.benefits import (
     citizen_week_benefits,
@@ -83,8 +81,7 @@ def _asset(name: str, deps: list[str]):
 def yr_rows_for_month(wh, month: str) -> pl.DataFrame:
     """The current YR rows of the weeks belonging to `month`, CPR replaced by the surrogate key."""
     weeks = week_frame([month])
-    raw = wh.scan(raw_table("ydelse"), schema=raw_schema(contract.YDELSE))
-    rows = current_yr_rows(raw, weeks["uge"].to_list()).collect()
+    rows = current_yr_rows(versions(wh, "ydelse"), weeks["uge"].to_list()).collect()
     keys = (
         surrogate_keys(rows["cpr"], wh.key_secret())
         if rows.height

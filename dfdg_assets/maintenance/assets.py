@@ -24,6 +24,67 @@ def catalogue_asset(upstream: list) -> dg.AssetsDefinition:
     def duckdb_katalog(data_root: DataRootResource) -> dg.MaterializeResult:
         with personal_data_guard():
             names = data_root.refresh_catalogue()
+            marker = data_root.warehouse.path / RETENTION_MARKER
+            if marker.exists():
+                # after pruning, superseded versions may hold pruned data: delete them now
+                data_root.warehouse.collect_old_versions(grace_seconds=0)
+                marker.unlink()
         return dg.MaterializeResult(metadata={"views": len(names), "tabeller": ", ".join(names)})
 
     return duckdb_katalog
+
+
+RETENTION_MARKER = ".beskaering"
+
+
+class RetentionConfig(dg.Config):
+    aktiv: bool = True
+    """Off only to verify that pruning changes no number inside the window (tests, audits)."""
+
+
+def retention_asset(upstream: list):
+    """R10 pruning, in every ingest run between the raw layer and everything built from it."""
+    from dfdg_assets.maintenance.retention import prune
+    from dfdg_assets.partitions import retention_start
+
+    @dg.asset(
+        name="beskaer_opbevaring",
+        group_name="maintenance",
+        deps=upstream,
+        kinds={"parquet"},
+        op_tags={"dfdg/skriver": "ja"},
+        description=(
+            "Retention (R10): when the newest data month enters a new year, deletes every table "
+            "partition, inbox folder, ledger entry and data package before January of Y-3 (the "
+            "bytes, not a flag); versions still in force inside the window are carried to hist_*."
+        ),
+    )
+    def beskaer_opbevaring(
+        context: dg.AssetExecutionContext, config: RetentionConfig, data_root: DataRootResource
+    ) -> dg.MaterializeResult:
+        with personal_data_guard():
+            wh = data_root.warehouse
+            months = [p for p in wh.partitions("raw_visitation") if p[:1].isdigit()]
+            if not months or not config.aktiv:
+                return dg.MaterializeResult(metadata={"beskaaret": False})
+            cutoff = retention_start(months[-1])
+            report = prune(wh, data_root.inbox, data_root.paths.exports, months[-1], cutoff)
+            if report.pruned_anything:
+                context.log.info(
+                    f"Beskåret før {cutoff}: {report.files} filer, {sum(report.rows.values())} rækker, "
+                    f"{len(report.inbox_folders)} leveringer i inbox, {len(report.exports)} datapakker"
+                )
+            return dg.MaterializeResult(
+                metadata={
+                    "graense": cutoff,
+                    "beskaaret": report.pruned_anything,
+                    "filer_slettet": report.files,
+                    "raekker_slettet": sum(report.rows.values()),
+                    "raekker_pr_tabel": dg.MetadataValue.json(report.rows),
+                    "inbox_slettet": dg.MetadataValue.json(report.inbox_folders),
+                    "datapakker_slettet": dg.MetadataValue.json(report.exports),
+                    "baaret_videre": dg.MetadataValue.json(report.carried),
+                }
+            )
+
+    return beskaer_opbevaring

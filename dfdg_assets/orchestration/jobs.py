@@ -8,7 +8,7 @@ from dfdg_assets.cubes.benchmark_assets import afsloeringskontrol, cube_benchmar
 from dfdg_assets.dimensions.assets import INGEST_DIMENSIONS, ROLLOUT_DIMENSIONS
 from dfdg_assets.facts.assets import INGEST_FACTS, ROLLOUT_FACTS
 from dfdg_assets.facts.benefit_assets import BENEFIT_FACTS
-from dfdg_assets.maintenance.assets import catalogue_asset
+from dfdg_assets.maintenance.assets import catalogue_asset, retention_asset
 from dfdg_assets.partitions import data_months
 from dfdg_assets.raw.assets import raw_levering
 from dfdg_assets.staging.assets import STAGING_ASSETS
@@ -17,7 +17,8 @@ INGEST_JOB = "indlaes_levering"
 ROLLOUT_JOB = "udrul_maaneder"
 WRITER_TAG = {"dfdg/skriver": "ja"}  # the instance runs one writing run at a time
 
-INGEST_ASSETS = [raw_levering, *STAGING_ASSETS, *INGEST_FACTS, *INGEST_DIMENSIONS]
+beskaer_opbevaring = retention_asset([spec.key for spec in raw_levering.specs])
+INGEST_ASSETS = [raw_levering, beskaer_opbevaring, *STAGING_ASSETS, *INGEST_FACTS, *INGEST_DIMENSIONS]
 ROLLOUT_ASSETS = [*ROLLOUT_DIMENSIONS, *ROLLOUT_FACTS, *BENEFIT_FACTS, cube_benchmark]
 ASSET_CHECKS = [afsloeringskontrol]
 duckdb_katalog = catalogue_asset([*INGEST_ASSETS, *ROLLOUT_ASSETS])

@@ -21,7 +21,7 @@ from dagster._core.storage.tags import (
 
 from dfdg_assets.ingest.delivery import Completeness, completeness, delivery_months
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
-from dfdg_assets.partitions import FIRST_MONTH
+from dfdg_assets.partitions import retention_start  # noqa: F401 - part of the ledger API
 from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY, TAG_NEWEST
 from dfdg_assets.storage import Warehouse
 from dfdg_assets.weeks import add_months, month_key
@@ -114,11 +114,6 @@ def pending_deliveries(
         and (through is None or s.month <= through)
         and not is_loaded(warehouse, s.month, s.content_hash)
     ]
-
-
-def retention_start(newest: str) -> str:
-    """First data month kept when `newest` is the newest loaded month (R10: January of Y-3)."""
-    return max(f"{int(newest[:4]) - 3:04d}-01", FIRST_MONTH)
 
 
 def newest_loaded_month(warehouse: Warehouse) -> str | None:

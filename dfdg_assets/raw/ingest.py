@@ -27,6 +27,24 @@ def raw_table(name: str) -> str:
     return f"raw_{name}"
 
 
+def history_table(name: str) -> str:
+    """Record versions from deliveries pruned by retention that are still in force (R10)."""
+    return f"hist_{name}"
+
+
+CARRIED = ("visitation", "aktivitet", "samtale", "samtale_deltager", "ydelse")
+
+
+def versions(warehouse: Warehouse, name: str) -> pl.LazyFrame:
+    """Every stored version of a delivery file's records: the raw partitions of the deliveries
+    in the retention window, plus the versions carried over from pruned deliveries."""
+    schema = raw_schema(contract.FILES_BY_NAME[name])
+    raw = warehouse.scan(raw_table(name), schema=schema)
+    if name in CARRIED and warehouse.has(history_table(name)):
+        return pl.concat([raw, warehouse.scan(history_table(name), schema=schema)])
+    return raw
+
+
 RAW_TABLES = [raw_table(f.name) for f in contract.FILES] + [REJECTED_TABLE]
 
 
@@ -81,7 +99,7 @@ def ingest_delivery(
     frames[(REJECTED_TABLE, month)] = validate(rejected_df, rejected_schema(month))
 
     history = {
-        name: warehouse.scan(raw_table(name), schema=raw_schema(contract.FILES_BY_NAME[name]))
+        name: versions(warehouse, name)
         for name in ("visitation", "aktivitet", "samtale")
     }
     delivery_rows = {spec.name: c.rows for spec in contract.FILES if (c := checked.get(spec.name))}

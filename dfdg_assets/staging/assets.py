@@ -9,7 +9,7 @@ from dfdg_assets.cpr import surrogate_keys
 from dfdg_assets.guard import personal_data_guard
 from dfdg_assets.ingest.rows import raw_schema
 from dfdg_assets.publishing import publish_table
-from dfdg_assets.raw.ingest import raw_table
+from dfdg_assets.raw.ingest import raw_table, versions
 from dfdg_assets.resources import DataRootResource
 from dfdg_assets.schemas import table_schema
 from dfdg_assets.staging.versions import current_participants, latest_version, with_borger_key
@@ -54,9 +54,7 @@ def _schema(name: str, key: list[str] | None):
 
 def build_record_staging(wh, name: str) -> pl.DataFrame:
     """Current versions of one record type, keyed by citizen (pure apart from reading the raw table)."""
-    spec = contract.FILES_BY_NAME[name]
-    versions = wh.scan(raw_table(name), schema=raw_schema(spec))
-    current = latest_version(versions, list(_RECORDS[name])).collect()
+    current = latest_version(versions(wh, name), list(_RECORDS[name])).collect()
     keys = (
         surrogate_keys(current["cpr"], wh.key_secret())
         if current.height
@@ -73,7 +71,7 @@ def _record_asset(name: str):
     @dg.asset(
         name=table,
         group_name="staging",
-        deps=[raw_table(name)],
+        deps=[raw_table(name), "beskaer_opbevaring"],
         description=f"{GRAIN[table]}. Grain: {GRAIN[table]}.",
         metadata={"grain": GRAIN[table]},
         kinds={"polars", "parquet"},
@@ -97,7 +95,7 @@ stg_samtale = _record_asset("samtale")
 
 @dg.asset(
     group_name="staging",
-    deps=[raw_table("samtale"), raw_table("samtale_deltager")],
+    deps=[raw_table("samtale"), raw_table("samtale_deltager"), "beskaer_opbevaring"],
     description=f"{GRAIN['stg_samtale_deltager']}.",
     metadata={"grain": GRAIN["stg_samtale_deltager"]},
     kinds={"polars", "parquet"},
@@ -108,10 +106,8 @@ def stg_samtale_deltager(
 ) -> dg.MaterializeResult:
     with personal_data_guard():
         wh = data_root.warehouse
-        samtaler = wh.scan(raw_table("samtale"), schema=raw_schema(contract.SAMTALE))
-        deltagere = wh.scan(
-            raw_table("samtale_deltager"), schema=raw_schema(contract.SAMTALE_DELTAGER)
-        )
+        samtaler = versions(wh, "samtale")
+        deltagere = versions(wh, "samtale_deltager")
         df = current_participants(samtaler, deltagere).sort("samtale_id", "linje").collect()
         meta = publish_table(
             data_root, "stg_samtale_deltager", df, _schema("samtale_deltager", None)

@@ -1,0 +1,190 @@
+"""R10 retention: nothing before January of Y-3 remains anywhere under the data root, history
+still in force keeps counting, numbers inside the window do not change, pruning is idempotent."""
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from dfdg_assets import contract
+from dfdg_assets.cubes.query import query_dfdg
+from dfdg_assets.loader import load
+from dfdg_assets.maintenance.retention import prune
+from dfdg_assets.settings import DataRoot
+from dfdg_assets.storage import Warehouse
+from dfdg_assets_tests.conftest import warehouse_snapshot
+from dfdg_assets_tests.deliveries import borger, visitation, write_delivery
+
+GONE = "6506751234"  # every record in 2017, ends there
+GONE_NAME = "Forsvundet Fortidsen"
+OPEN = "6207801234"  # a course opened in 2017 and never ended
+ACTIVE = "6308851234"  # an activity started in 2017, still ongoing
+NEW = "6409901234"  # only records from 2020 on
+
+
+def _activity(aid, cpr, start, end=None, kommune=101):
+    row = {c: None for c in contract.AKTIVITET.column_names}
+    row.update(
+        aktivitet_id=aid,
+        cpr=cpr,
+        kommunekode=kommune,
+        ansvarlig_org_id="JC101",
+        startdato=start,
+        slutdato=end,
+        aktiveringstype="Mentor",
+        aktivitetsstatus="Optaget",
+        timer_pr_uge=10,
+    )
+    return row
+
+
+def _samtale(sid, cpr, dato):
+    return {
+        "samtale_id": sid,
+        "cpr": cpr,
+        "kommunekode": 101,
+        "samtaledato": dato,
+        "samtaletype": "Jobsamtale",
+        "kontaktform": "Telefon",
+        "samtalestatus": "Afholdt",
+        "indkaldende_org_id": "JC101",
+    }
+
+
+def _inbox(inbox):
+    residents = [borger(GONE, GONE_NAME), borger(OPEN), borger(ACTIVE), borger(NEW)]
+    write_delivery(
+        inbox,
+        "2017-06",
+        {
+            "visitation": [
+                visitation("G1", GONE, "2017-06-05T09:00:00"),
+                visitation("G2", GONE, "2017-06-20T09:00:00", kategori="Afmeldt"),
+                visitation("O1", OPEN, "2017-06-10T09:00:00", kategori="Aktivitetsparat"),
+                visitation("GX", GONE, "2017-06-21T09:00:00", kommune=999),  # a rejected row
+            ],
+            "aktivitet": [_activity("GA", GONE, "2017-06-06", "2017-06-15")],
+            "samtale": [_samtale("GS", GONE, "2017-06-07")],
+            "samtale_deltager": [{"samtale_id": "GS", "deltagertype": "Mentor"}],
+            "borger": residents,
+        },
+    )
+    write_delivery(
+        inbox,
+        "2017-12",
+        {"aktivitet": [_activity("AA", ACTIVE, "2017-12-04")], "borger": residents[1:]},
+    )
+    write_delivery(
+        inbox,
+        "2020-12",
+        {"visitation": [visitation("N1", NEW, "2020-12-07T09:00:00")], "borger": residents[1:]},
+    )
+    write_delivery(
+        inbox,
+        "2021-01",
+        {
+            "visitation": [
+                visitation("N2", NEW, "2021-01-11T09:00:00", kategori="Aktivitetsparat")
+            ],
+            "samtale": [_samtale("NS", NEW, "2021-01-12")],
+            "borger": residents[1:],
+        },
+    )
+
+
+def _load(root: DataRoot, retention: bool) -> None:
+    _inbox(root.inbox)
+    report = load(root, accept={"2017-06"}, retention=retention, out=lambda _: None)
+    assert report.loaded == ["2017-06", "2017-12", "2020-12", "2021-01"], report.failed
+
+
+@pytest.fixture(scope="module")
+def pruned(tmp_path_factory):
+    root = DataRoot.of(tmp_path_factory.mktemp("ret") / "data")
+    root.inbox.mkdir(parents=True)
+    _load(root, retention=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory, pruned):
+    root = DataRoot.of(tmp_path_factory.mktemp("noret") / "data")
+    root.inbox.mkdir(parents=True)
+    (root.warehouse).mkdir(parents=True)
+    (root.warehouse / ".noegle").write_bytes((pruned.warehouse / ".noegle").read_bytes())
+    _load(root, retention=False)
+    return root
+
+
+def _every_text(root: DataRoot) -> tuple[bytes, str]:
+    """All bytes under the data root, and the text of every Parquet file's contents."""
+    raw = b""
+    texts = []
+    for p in sorted(root.root.rglob("*")):
+        if not p.is_file():
+            continue
+        raw += p.read_bytes()
+        if p.suffix == ".parquet":
+            df = pl.read_parquet(p)
+            texts.append(df.select(pl.all().cast(pl.String)).write_csv())
+    return raw, "\n".join(texts)
+
+
+def test_nothing_before_the_cutoff_remains_anywhere(pruned):
+    raw, text = _every_text(pruned)
+    for needle in (GONE, GONE_NAME):
+        assert needle.encode() not in raw
+        assert needle not in text
+    # the data we keep is really there (the search can fail)
+    assert OPEN in text and ACTIVE in text
+    assert sorted(p.name for p in pruned.inbox.iterdir()) == ["2020-12", "2021-01"]
+    wh = Warehouse(pruned.warehouse)
+    for table in wh.tables():
+        assert all(not p[:1].isdigit() or p >= "2018-01" for p in wh.partitions(table)), table
+    assert not list((pruned.warehouse / "_leveringer").glob("2017-*"))
+    rejected = wh.read("raw_afviste_raekker")
+    assert not rejected.filter(pl.col("data_maaned") < "2018").height
+
+
+def test_history_in_force_still_counts(pruned):
+    out = query_dfdg(pruned.root, ["antal_borgere"], by=["maaned"], fra="2021-01", til="2021-01")
+    assert out["antal_borgere"].to_list() == [
+        3
+    ]  # OPEN (course from 2017), ACTIVE (activity from 2017), NEW
+    vis = query_dfdg(
+        pruned.root,
+        ["antal_visitationsforloeb"],
+        by=["visitationskategori"],
+        fra="2021-01",
+        til="2021-01",
+    )
+    assert dict(vis.iter_rows()) == {"Aktivitetsparat": 2, "Jobparat": 1}
+
+
+@pytest.mark.parametrize(
+    "measures, by",
+    [
+        (["antal_borgere"], ["maaned"]),
+        (["antal_visitationsforloeb", "antal_borgere"], ["maaned", "visitationskategori"]),
+        (
+            ["antal_aktiveringsforloeb", "antal_dage_aktiveret", "antal_timer_aktiveret_pr_uge"],
+            ["kvartal"],
+        ),
+        (["antal_samtaler"], ["aar"]),
+        (["antal_borgere"], ["uge", "aktiveringstype"]),
+    ],
+)
+def test_answers_inside_the_window_are_the_same_with_and_without_pruning(
+    pruned, kept, measures, by
+):
+    a = query_dfdg(pruned.root, measures, by=by, fra="2018-01", til="2021-01")
+    b = query_dfdg(kept.root, measures, by=by, fra="2018-01", til="2021-01")
+    assert a.height > 0
+    assert_frame_equal(a, b)
+
+
+def test_pruning_twice_changes_nothing(pruned):
+    wh = Warehouse(pruned.warehouse)
+    before = warehouse_snapshot(pruned)
+    report = prune(wh, pruned.inbox, pruned.exports, "2021-01", "2018-01")
+    assert not report.pruned_anything and report.files == 0
+    assert warehouse_snapshot(pruned) == before
