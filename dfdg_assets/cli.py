@@ -63,6 +63,25 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from dfdg_assets.exports.packages import export_package, read_manifest
+
+    path = export_package(
+        DataRoot.of(args.data_root),
+        args.kommune,
+        args.niveau,
+        args.fra,
+        args.til,
+        out=Path(args.out) if args.out else None,
+    )
+    tables = read_manifest(path)["tables"]
+    print(f"Datapakke skrevet: {path}")
+    width = max(len(t) for t in tables)
+    for name, t in tables.items():
+        print(f"  {name:<{width}}  {t['rows']:>9} rækker")
+    return 0
+
+
 CUBES = ("dfdg", "ydelsesaktivitet", "benchmark")
 
 
@@ -84,19 +103,68 @@ def _where(values: list[str] | None) -> dict[str, list[str]]:
     return out
 
 
+def _emit(text: str, fmt: str) -> None:
+    raw = getattr(sys.stdout, "buffer", None)
+    if raw is not None and fmt != "table":  # csv and json are UTF-8 whatever the locale
+        sys.stdout.flush()
+        raw.write(text.encode("utf-8"))
+        raw.flush()
+    else:
+        sys.stdout.write(text)
+
+
+def _query_benchmark(args: argparse.Namespace) -> int:
+    given = [
+        opt
+        for opt, v in (("--measure", args.measure), ("--by", args.by), ("--where", args.where))
+        if v
+    ]
+    if given:
+        raise CliError(
+            f"kuben benchmark er publiceret færdig: {', '.join(given)} bruges ikke; "
+            "vælg med --kommune, --fra, --til og --breakdown"
+        )
+    from dfdg_assets.cubes.benchmark_query import (
+        format_benchmark,
+        query_benchmark,
+        write_benchmark,
+    )
+
+    df = query_benchmark(
+        DataRoot.of(args.data_root),
+        kommune=args.kommune,
+        fra=args.fra,
+        til=args.til,
+        breakdown=args.breakdown,
+    )
+    if args.out:
+        write_benchmark(df, args.format, args.out)
+    else:
+        _emit(format_benchmark(df, args.format), args.format)
+    return 0
+
+
 def cmd_query(args: argparse.Namespace) -> int:
-    if args.cube != "dfdg":
-        if args.cube in CUBES:
-            raise CliError(f"kuben {args.cube} kan endnu ikke forespørges; brug dfdg")
+    if args.cube not in CUBES:
         raise CliError(f"ukendt kube {redact(repr(args.cube), 60)}; kendte: {', '.join(CUBES)}")
+    if args.format == "parquet" and not args.out:
+        raise CliError("--format parquet kræver --out FIL")
+    if args.cube == "benchmark":
+        return _query_benchmark(args)
+    if args.breakdown:
+        raise CliError(f"--breakdown gælder kun kuben benchmark, ikke {args.cube}")
     measures = _split(args.measure)
     if not measures:
         raise CliError("angiv mindst ét måltal med --measure")
-    if args.format == "parquet" and not args.out:
-        raise CliError("--format parquet kræver --out FIL")
-    from dfdg_assets.cubes.query import format_result, query_dfdg, write_result
+    from dfdg_assets.cubes.query import (
+        format_result,
+        query_dfdg,
+        query_ydelsesaktivitet,
+        write_result,
+    )
 
-    df = query_dfdg(
+    query = query_dfdg if args.cube == "dfdg" else query_ydelsesaktivitet
+    df = query(
         DataRoot.of(args.data_root),
         measures,
         by=_split(args.by),
@@ -107,15 +175,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     )
     if args.out:
         write_result(df, args.format, args.out)
-        return 0
-    text = format_result(df, args.format)
-    raw = getattr(sys.stdout, "buffer", None)
-    if raw is not None and args.format != "table":  # csv and json are UTF-8 whatever the locale
-        sys.stdout.flush()
-        raw.write(text.encode("utf-8"))
-        raw.flush()
     else:
-        sys.stdout.write(text)
+        _emit(format_result(df, args.format), args.format)
     return 0
 
 
@@ -157,8 +218,20 @@ def build_parser() -> argparse.ArgumentParser:
     for sp in (g, ld):
         sp.error = _one_line_error  # type: ignore[method-assign]
 
+    ex = sub.add_parser("export", help="write a municipality's data package (SPEC section 6)")
+    ex.add_argument("--kommune", type=int, required=True, metavar="K", help="municipality code")
+    ex.add_argument("--niveau", choices=["datamart", "dsa"], required=True)
+    ex.add_argument("--fra", type=_month, required=True, help="first month (dsa: delivery month)")
+    ex.add_argument("--til", type=_month, required=True, help="last month, inclusive")
+    ex.add_argument("--out", metavar="DIR", help="folder for the package (default: exports/)")
+    ex.add_argument(  # also accepted after the command, as for query
+        "--data-root", default=argparse.SUPPRESS, help="data root (as before the command)"
+    )
+    ex.set_defaults(func=cmd_export)
+    ex.error = _one_line_error  # type: ignore[method-assign]
+
     q = sub.add_parser("query", help="query a cube (SPEC section 4); no Dagster start-up")
-    q.add_argument("cube", metavar="CUBE", help="dfdg (ydelsesaktivitet and benchmark to come)")
+    q.add_argument("cube", metavar="CUBE", help="dfdg, ydelsesaktivitet or benchmark")
     q.add_argument("--measure", action="append", metavar="M[,M..]", help="measures")
     q.add_argument("--by", action="append", metavar="A[,A..]", help="attributes to break down by")
     q.add_argument(
@@ -167,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--kommune", metavar="K", help="only municipality K (= --where kommunekode=K)")
     q.add_argument("--fra", type=_month, help="first month (weeks by the month of their Sunday)")
     q.add_argument("--til", type=_month, help="last month, inclusive")
+    q.add_argument(
+        "--breakdown",
+        metavar="B",
+        help="benchmark only: B's rows and the total rows "
+        "(aktiveringstype, beskaeftigelsesydelse, visitationskategori)",
+    )
     q.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
     q.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     q.add_argument(  # also accepted after the command; SUPPRESS keeps the one given before it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dfdg_assets.exports.jobs import eksporter_datapakke
 from dfdg_assets.orchestration.jobs import (
     ASSET_CHECKS,
     INGEST_ASSETS,
@@ -19,7 +20,7 @@ from dfdg_assets.resources import DataRootResource
 defs = dg.Definitions(
     assets=[*INGEST_ASSETS, *ROLLOUT_ASSETS, duckdb_katalog],
     asset_checks=ASSET_CHECKS,
-    jobs=[ingest_job, rollout_job],
+    jobs=[ingest_job, rollout_job, eksporter_datapakke],
     sensors=[nye_leveringer],
     schedules=[maanedlig_indlaesning],
     resources={"data_root": DataRootResource()},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import dagster as dg
 import pandera.polars as pa
 import polars as pl
@@ -26,12 +28,16 @@ def publish_table(
 def publish_months(
     data_root: DataRootResource,
     table: str,
-    frames: dict[str, pl.DataFrame],
+    frames: Mapping[str, pl.DataFrame] | Iterable[tuple[str, pl.DataFrame]],
     schema: pa.DataFrameSchema,
 ) -> dg.MaterializeResult:
-    """Validate and replace several monthly partitions in one step."""
-    data_root.publish({(table, m): validate(df, schema) for m, df in frames.items()})
-    rows = {m: df.height for m, df in frames.items()}
+    """Validate and replace monthly partitions one at a time, so a range of months never holds
+    more than one month in memory (pass a generator of (month, frame) to benefit)."""
+    items = frames.items() if isinstance(frames, Mapping) else frames
+    rows: dict[str, int] = {}
+    for m, df in items:
+        data_root.publish({(table, m): validate(df, schema)})
+        rows[m] = df.height
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(rows.values()),

@@ -5,8 +5,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from dfdg_assets.cubes import benchmark_assets
-from dfdg_assets.cubes.benchmark_assets import TABLE, afsloeringskontrol, cube_benchmark
+from dfdg_assets.benchmark import assets as benchmark_assets
+from dfdg_assets.benchmark.assets import TABLE, afsloeringskontrol, cube_benchmark
 from dfdg_assets.generate import generate
 from dfdg_assets.loader import load, open_instance
 from dfdg_assets.resources import DataRootResource
@@ -18,7 +18,9 @@ def loaded(tmp_path_factory):
     from dfdg_assets.settings import DataRoot
 
     root = DataRoot.of(tmp_path_factory.mktemp("bm") / "data")
-    generate(root.inbox, kommuner=[101, 751, 825], borgere=600, fra="2019-12", til="2020-02", seed=5)
+    generate(
+        root.inbox, kommuner=[101, 751, 825], borgere=600, fra="2019-12", til="2020-02", seed=5
+    )
     report = load(root, out=lambda _: None)
     assert report.ok
     return root
@@ -35,12 +37,19 @@ def test_published_months_pass_the_blocking_check(loaded):
     assert table["antal_ydelsesmodtagere_undertrykt"].sum() > 0  # Læsø is tiny: something is hidden
     evaluations = [
         e
-        for e in open_instance(loaded).get_records_for_run(
-            open_instance(loaded).get_runs(filters=dg.RunsFilter(job_name="udrul_maaneder"), limit=1)[0].run_id
-        ).records
-        if e.event_log_entry.dagster_event and e.event_log_entry.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+        for e in open_instance(loaded)
+        .get_records_for_run(
+            open_instance(loaded)
+            .get_runs(filters=dg.RunsFilter(job_name="udrul_maaneder"), limit=1)[0]
+            .run_id
+        )
+        .records
+        if e.event_log_entry.dagster_event
+        and e.event_log_entry.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    assert [e.event_log_entry.dagster_event.event_specific_data.passed for e in evaluations] == [True]
+    assert [e.event_log_entry.dagster_event.event_specific_data.passed for e in evaluations] == [
+        True
+    ]
 
 
 def test_an_under_suppressed_table_fails_the_check(loaded, tmp_path):
@@ -52,13 +61,17 @@ def test_an_under_suppressed_table_fails_the_check(loaded, tmp_path):
     key = hidden.select("kommune", "breakdown", "breakdown_vaerdi").row(0)
     tampered = table.with_columns(
         pl.when(
-            (pl.col("kommune") == key[0]) & (pl.col("breakdown") == key[1]) & (pl.col("breakdown_vaerdi") == key[2])
+            (pl.col("kommune") == key[0])
+            & (pl.col("breakdown") == key[1])
+            & (pl.col("breakdown_vaerdi") == key[2])
         )
         .then(pl.lit(3, pl.Int64))
         .otherwise(pl.col("antal_ydelsesmodtagere"))
         .alias("antal_ydelsesmodtagere"),
         pl.when(
-            (pl.col("kommune") == key[0]) & (pl.col("breakdown") == key[1]) & (pl.col("breakdown_vaerdi") == key[2])
+            (pl.col("kommune") == key[0])
+            & (pl.col("breakdown") == key[1])
+            & (pl.col("breakdown_vaerdi") == key[2])
         )
         .then(False)
         .otherwise(pl.col("antal_ydelsesmodtagere_undertrykt"))

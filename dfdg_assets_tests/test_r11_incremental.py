@@ -16,11 +16,12 @@ from dfdg_assets.loader import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.ledger import RolloutPlan
 from dfdg_assets.orchestration.sensors import nye_leveringer
+from dfdg_assets.partitions import retention_start
 from dfdg_assets.resources import DataRootResource
 from dfdg_assets.settings import DataRoot
 from dfdg_assets.storage import Warehouse
 
-MONTHS = ["2020-09", "2020-10", "2020-11", "2020-12", "2021-01"]
+MONTHS = ["2020-10", "2020-11", "2020-12", "2021-01"]
 COMPARED = [
     "stg_visitation",
     "stg_aktivitet",
@@ -35,6 +36,10 @@ COMPARED = [
     "dim_organisation",
     "dim_uddannelse",
     "dim_tid_uge",
+    "stg_ydelse",
+    "fct_borger_ydelse_uge",
+    "fct_befolkning_16_66",
+    "cube_benchmark",
 ]
 
 
@@ -70,12 +75,14 @@ def _tick(instance, root: DataRoot, cursor: str | None):
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gen") / "inbox"
-    generate(out, kommuner=2, borgere=200, fra=MONTHS[0], til=MONTHS[-1], seed=7)
+    generate(out, kommuner=2, borgere=150, fra=MONTHS[0], til=MONTHS[-1], seed=7)
     return out
 
 
 def _table(root: DataRoot, name: str) -> pl.DataFrame:
     df = Warehouse(root.warehouse).read(name)
+    # a month re-published by R11 carries a later time and revision; its content must not differ
+    df = df.drop([c for c in ("publiceret", "revision") if c in df.columns])
     return df.sort(df.columns)
 
 
@@ -113,20 +120,24 @@ def test_month_by_month_through_the_sensor_equals_one_backfill(generated, tmp_pa
     finst = open_instance(full)
     plan = RolloutPlan(MONTHS[0], MONTHS[-1], ())
     _run(finst, full, dg.RunRequest(job_name=INGEST_JOB, tags=plan.tags))
-    first_needed = min(starts)
+    # both paths hold the retention window of R10 (January of Y-3 on)
+    first_needed = max(min(starts), retention_start(MONTHS[-1]))
     _run(
         finst,
         full,
-        dg.RunRequest(job_name=ROLLOUT_JOB, tags=RolloutPlan("2017-01", MONTHS[-1], ()).tags),
+        dg.RunRequest(job_name=ROLLOUT_JOB, tags=RolloutPlan(first_needed, MONTHS[-1], ()).tags),
     )
 
     wa, wb = Warehouse(inc.warehouse), Warehouse(full.warehouse)
     for name in COMPARED:
         a, b = _table(inc, name), _table(full, name)
         assert a.height > 0 or name in ("bdg_samtale_deltager",), name
-        if name.startswith(("fct_", "bdg_", "dim_tid")):
+        if name.startswith(("fct_", "bdg_", "dim_tid", "cube_", "stg_ydelse")):
             # the incremental path rolls out from the first affected month; compare those months
             a = a.filter(pl.col("maaned") >= first_needed) if "maaned" in a.columns else a
             b = b.filter(pl.col("maaned") >= first_needed) if "maaned" in b.columns else b
-        assert_frame_equal(a, b, check_row_order=True)
+        try:
+            assert_frame_equal(a, b, check_row_order=True)
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}") from None
     assert wa.partitions("raw_visitation") == wb.partitions("raw_visitation") == MONTHS

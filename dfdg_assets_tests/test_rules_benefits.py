@@ -52,7 +52,13 @@ def test_age_limits_16_and_66_on_the_months_last_day(born, month, counted):
 def _yr(rows):
     return pl.LazyFrame(
         rows,
-        schema={"cpr": pl.String, "uge": pl.String, "beskaeftigelsesydelse": pl.String, "udbetalt_beloeb": pl.Float64, "data_maaned": pl.String},
+        schema={
+            "cpr": pl.String,
+            "uge": pl.String,
+            "beskaeftigelsesydelse": pl.String,
+            "udbetalt_beloeb": pl.Float64,
+            "data_maaned": pl.String,
+        },
         orient="row",
     )
 
@@ -85,7 +91,11 @@ def test_uden_ydelse_and_two_benefits_in_one_week():
             "beskaeftigelsesydelse": ["Kontanthjælp", "Tillæg", "Sygedagpenge"],
         }
     )
-    out = citizen_week_benefits(population_weeks(courses, acts), yr).sort("borger_key", "beskaeftigelsesydelse").collect()
+    out = (
+        citizen_week_benefits(population_weeks(courses, acts), yr)
+        .sort("borger_key", "beskaeftigelsesydelse")
+        .collect()
+    )
     assert out.select("borger_key", "beskaeftigelsesydelse").rows() == [
         (1, "Kontanthjælp"),
         (1, "Tillæg"),
@@ -109,21 +119,38 @@ def test_benchmark_counts_by_paying_municipality_and_hele_landet_once():
     acts = pl.DataFrame(
         {
             "borger_key": [1, 1, 2],
-            "uge": ["2020-W05", "2020-W09", "2020-W06"],  # W09: no YR row that week; 2 not in a YR week
+            "uge": [
+                "2020-W05",
+                "2020-W09",
+                "2020-W06",
+            ],  # W09: no YR row that week; 2 not in a YR week
             "aktivitet_id": ["A1", "A1", "A2"],
             "aktiveringstype": ["Mentor", "Mentor", "Nytteindsats"],
         }
     )
-    courses = pl.DataFrame({"borger_key": [1, 3], "uge": ["2020-W05", "2020-W05"], "visitationskategori": ["Jobparat", "Jobparat"]})
+    courses = pl.DataFrame(
+        {
+            "borger_key": [1, 3],
+            "uge": ["2020-W05", "2020-W05"],
+            "visitationskategori": ["Jobparat", "Jobparat"],
+        }
+    )
     pop = pl.DataFrame({"kommunekode": [101, 751], "antal_borgere_16_66": [100, 50]})
     out = benchmark_counts("2020-02", yr, acts, courses, pop, KOMMUNER)
 
     def row(kommune, breakdown="", value=""):
         r = out.filter(
-            (pl.col("kommune") == kommune) & (pl.col("breakdown") == breakdown) & (pl.col("breakdown_vaerdi") == value)
+            (pl.col("kommune") == kommune)
+            & (pl.col("breakdown") == breakdown)
+            & (pl.col("breakdown_vaerdi") == value)
         )
         assert r.height == 1
-        return r.select("antal_borgere_16_66", "antal_ydelsesmodtagere", "antal_aktiverede", "antal_aktiveringsforloeb").row(0)
+        return r.select(
+            "antal_borgere_16_66",
+            "antal_ydelsesmodtagere",
+            "antal_aktiverede",
+            "antal_aktiveringsforloeb",
+        ).row(0)
 
     assert row("101") == (100, 2, 1, 1)
     assert row("751") == (50, 2, 0, 0)
@@ -140,9 +167,25 @@ def test_benchmark_counts_by_paying_municipality_and_hele_landet_once():
 
 
 def test_a_month_without_its_delivery_has_no_16_66_count():
-    yr = pl.DataFrame(schema={"borger_key": pl.Int64, "uge": pl.String, "kommunekode": pl.Int32, "beskaeftigelsesydelse": pl.String})
-    acts = pl.DataFrame(schema={"borger_key": pl.Int64, "uge": pl.String, "aktivitet_id": pl.String, "aktiveringstype": pl.String})
-    courses = pl.DataFrame(schema={"borger_key": pl.Int64, "uge": pl.String, "visitationskategori": pl.String})
+    yr = pl.DataFrame(
+        schema={
+            "borger_key": pl.Int64,
+            "uge": pl.String,
+            "kommunekode": pl.Int32,
+            "beskaeftigelsesydelse": pl.String,
+        }
+    )
+    acts = pl.DataFrame(
+        schema={
+            "borger_key": pl.Int64,
+            "uge": pl.String,
+            "aktivitet_id": pl.String,
+            "aktiveringstype": pl.String,
+        }
+    )
+    courses = pl.DataFrame(
+        schema={"borger_key": pl.Int64, "uge": pl.String, "visitationskategori": pl.String}
+    )
     out = benchmark_counts("2020-02", yr, acts, courses, None, KOMMUNER)
     assert out.height == 3 and out["antal_borgere_16_66"].null_count() == 3
     assert out["antal_ydelsesmodtagere"].to_list() == [0, 0, 0]

@@ -90,3 +90,43 @@ def courses_sql(visitations: Any) -> pl.DataFrame:
         return pl.from_arrow(con.sql(COURSES_SQL).to_arrow_table())  # type: ignore[return-value]
     finally:
         con.close()
+
+
+#: R5 over a materialized `courses` table and a registered `weeks` table (one or more months).
+WEEKS_OF_COURSES_SQL = """
+SELECT c.forloeb_id, c.borger_key, w.uge, w.maaned, w.kvartal, w.aar,
+       c.kommunekode, c.ydelsesgruppe, c.visitationskategori, c.visiterende_org_id
+FROM courses c
+JOIN weeks w ON c.startdato <= w.uge_soendag AND c.slutdato > w.uge_mandag  -- R5
+"""
+
+#: The sort of the product's fct_visitation_uge partitions (row groups prune on municipality).
+PARTITION_ORDER = "kommunekode, borger_key, uge"
+
+
+def _quote(path: Any) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def load_courses(con: duckdb.DuckDBPyConnection, parquet: Any) -> int:
+    """Read R3-resolved visitations from a parquet file and build the `courses` table (R4)."""
+    con.execute(
+        f"CREATE OR REPLACE TABLE visitations AS SELECT * FROM read_parquet({_quote(parquet)})"
+    )
+    con.execute(f"CREATE OR REPLACE TABLE courses AS {COURSES_SQL}")
+    con.execute("DROP TABLE visitations")
+    return con.execute("SELECT count(*) FROM courses").fetchall()[0][0]
+
+
+def write_month_sql(con: duckdb.DuckDBPyConnection, month: str, target: Any) -> int:
+    """R5 for one month over the `courses` table, sorted like the product's partitions and
+    written with `COPY ... TO parquet` (zstd); returns the rows written."""
+    con.register("weeks", week_frame(normalize_months([month])).to_arrow())
+    try:
+        res = con.execute(
+            f"COPY ({WEEKS_OF_COURSES_SQL} ORDER BY {PARTITION_ORDER}) TO {_quote(target)} "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        ).fetchall()
+    finally:
+        con.unregister("weeks")
+    return int(res[0][0]) if res else 0

@@ -1,10 +1,20 @@
-"""The bus matrix of the `dfdg` cube (SPEC section 4, the seed's section 7.1) as data.
+"""The bus matrices of the queryable cubes (SPEC section 4, the seed's section 7.1) as data.
 
 Which measure may be broken down by (or filtered on) which dimension, the attributes of every
 dimension, and the kind of record each measure counts and each organisation role belongs to.
 `check` refuses every query outside the matrix with an error naming the measure and the
 dimension and attribute. The query engine (`dfdg_assets.cubes.query`) generates its SQL from
-these tables, so the matrix is the one place the cube's shape is written down.
+these tables, so the matrix is the one place a cube's shape is written down.
+
+Two cubes (`CUBES`):
+
+- `dfdg`: the module-level `MEASURES`, `ATTRIBUTES` and `DIMENSIONS` (the SPEC's table);
+- `ydelsesaktivitet` (from 2020-01): `antal_borgere` by every dimension of `dfdg` it has there
+  (so not the samtale ones) plus `beskaeftigelsesydelse` (the citizen-week's YR benefit, or
+  `Uden ydelse i YR`), and `gns_refusionsprocent` (amount-weighted refund percentage of the YR
+  rows) by `beskaeftigelsesydelse`, the municipality attributes (of the YR row) and time only.
+
+Every function takes `cube=` (default `dfdg`).
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from dfdg_assets.contract import YR_FIRST_MONTH  # the YR-based cubes start with 2020-01 (R8)
 from dfdg_assets.privacy import PersonalDataSafeError, safe_value
 
 
@@ -27,11 +38,13 @@ class QueryError(PersonalDataSafeError):
 COURSE = "visitationsforloeb"  # fct_visitation_uge: a visitation course in a week
 ACTIVITY = "aktivitet"  # fct_aktivitet_uge: an activity in a week
 CONVERSATION = "samtale"  # fct_samtale_uge: a held conversation (with its participants)
+YR = "ydelse"  # stg_ydelse: a current YR row (citizen, week, benefit, amount, refund percentage)
 
 KIND_TEXT = {
     COURSE: "visitationsforløb",
     ACTIVITY: "aktiveringsforløb",
     CONVERSATION: "samtaler",
+    YR: "YR-rækker",
 }
 
 
@@ -218,18 +231,79 @@ MEASURES: dict[str, Measure] = {
 assert all(m.dimensions <= _ALL for m in MEASURES.values())
 
 
-def allowed(measure: str, attribute: str) -> bool:
-    """Whether `measure` may be broken down by (or filtered on) `attribute`."""
+# ------------------------------------------------------------------ ydelsesaktivitet
+#: The YR benefit of a citizen-week (fct_borger_ydelse_uge) or of a YR row (stg_ydelse).
+BENEFIT_DIMENSION = Dimension("beskaeftigelsesydelse", ("beskaeftigelsesydelse",))
+_SAMTALE_DIMS = frozenset({"samtale", "samtale_deltager", "samtale_kontaktform"})
+
+YA_DIMENSIONS: dict[str, Dimension] = {**DIMENSIONS, BENEFIT_DIMENSION.name: BENEFIT_DIMENSION}
+YA_ATTRIBUTES: dict[str, Attribute] = {
+    **ATTRIBUTES,
+    "beskaeftigelsesydelse": Attribute("beskaeftigelsesydelse", BENEFIT_DIMENSION.name),
+}
+YA_MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in [
+        Measure(
+            "antal_borgere",
+            (COURSE, ACTIVITY),
+            (MEASURES["antal_borgere"].dimensions - _SAMTALE_DIMS) | {BENEFIT_DIMENSION.name},
+            "distinct citizens in the period with the selected attributes (and YR benefit)",
+        ),
+        Measure(
+            "gns_refusionsprocent",
+            (YR,),
+            frozenset({BENEFIT_DIMENSION.name, "organisation", "tid"}),
+            "sum(udbetalt_beloeb * refusionsprocent) / sum(udbetalt_beloeb) over the YR rows "
+            "with a percentage",
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Cube:
+    """One queryable cube: its matrix, and the first month it holds (None: the whole window)."""
+
+    name: str
+    measures: Mapping[str, Measure]
+    attributes: Mapping[str, Attribute]
+    dimensions: Mapping[str, Dimension]
+    first_month: str | None = None
+
+
+CUBES: dict[str, Cube] = {
+    "dfdg": Cube("dfdg", MEASURES, ATTRIBUTES, DIMENSIONS),
+    "ydelsesaktivitet": Cube(
+        "ydelsesaktivitet", YA_MEASURES, YA_ATTRIBUTES, YA_DIMENSIONS, YR_FIRST_MONTH
+    ),
+}
+for _c in CUBES.values():
+    assert all(m.dimensions <= set(_c.dimensions) for m in _c.measures.values())
+    # an attribute means the same in every cube that has it
+    assert all(ATTRIBUTES.get(a, x) == x for a, x in _c.attributes.items())
+
+
+def get_cube(name: str) -> Cube:
+    if name not in CUBES:
+        raise _unknown("kube", name, CUBES)
+    return CUBES[name]
+
+
+def allowed(measure: str, attribute: str, cube: str = "dfdg") -> bool:
+    """Whether `measure` may be broken down by (or filtered on) `attribute` in `cube`."""
+    c = get_cube(cube)
     try:
-        _refusal(MEASURES[measure], ATTRIBUTES[attribute], "opdeles efter")
+        _refusal(c, c.measures[measure], c.attributes[attribute], "opdeles efter")
     except QueryError:
         return False
     return True
 
 
-def cells() -> list[tuple[str, str, bool]]:
-    """Every (measure, attribute, allowed) cell of the matrix, in a stable order."""
-    return [(m, a, allowed(m, a)) for m in MEASURES for a in ATTRIBUTES]
+def cells(cube: str = "dfdg") -> list[tuple[str, str, bool]]:
+    """Every (measure, attribute, allowed) cell of the cube's matrix, in a stable order."""
+    c = get_cube(cube)
+    return [(m, a, allowed(m, a, cube)) for m in c.measures for a in c.attributes]
 
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> QueryError:
@@ -238,28 +312,48 @@ def _unknown(what: str, name: str, known: Iterable[str]) -> QueryError:
     return QueryError(f"ukendt {what} {safe_value(name)}{hint}; kendte: {', '.join(known)}")
 
 
-def measure(name: str) -> Measure:
-    if name not in MEASURES:
-        raise _unknown("måltal", name, MEASURES)
-    return MEASURES[name]
+def _elsewhere(what: str, name: str, c: Cube, known: Iterable[str]) -> QueryError | None:
+    """A measure or attribute of another cube: say so, rather than 'unknown'."""
+    others = [
+        o.name
+        for o in CUBES.values()
+        if o.name != c.name and name in (o.measures if what == "måltal" else o.attributes)
+    ]
+    if not others:
+        return None
+    return QueryError(
+        f"{what} {name} findes ikke i kuben {c.name} (kun i {', '.join(others)}); "
+        f"kendte: {', '.join(known)}"
+    )
 
 
-def attribute(name: str) -> Attribute:
-    if name not in ATTRIBUTES:
-        raise _unknown("attribut", name, ATTRIBUTES)
-    return ATTRIBUTES[name]
+def measure(name: str, cube: str = "dfdg") -> Measure:
+    c = get_cube(cube)
+    if name not in c.measures:
+        raise _elsewhere("måltal", name, c, c.measures) or _unknown("måltal", name, c.measures)
+    return c.measures[name]
 
 
-def _refusal(m: Measure, a: Attribute, verb: str) -> None:
+def attribute(name: str, cube: str = "dfdg") -> Attribute:
+    c = get_cube(cube)
+    if name not in c.attributes:
+        raise _elsewhere("attribut", name, c, c.attributes) or _unknown(
+            "attribut", name, c.attributes
+        )
+    return c.attributes[name]
+
+
+def _refusal(c: Cube, m: Measure, a: Attribute, verb: str) -> None:
+    where = "" if c.name == "dfdg" else f" i kuben {c.name}"
     if a.dimension not in m.dimensions:
         raise QueryError(
             f"{m.name} kan ikke {verb} {a.name}: dimensionen {a.dimension} er ikke i "
-            f"busmatricen for {m.name}"
+            f"busmatricen for {m.name}{where}"
         )
     if a.kind is not None and a.kind not in m.kinds:
         raise QueryError(
             f"{m.name} kan ikke {verb} {a.name}: rollen {a.name} (dimensionen {a.dimension}) "
-            f"hører til {KIND_TEXT[a.kind]}, som {m.name} ikke tæller"
+            f"hører til {KIND_TEXT[a.kind]}, som {m.name} ikke tæller{where}"
         )
 
 
@@ -267,16 +361,18 @@ def check(
     measures: Iterable[str],
     by: Iterable[str] = (),
     where: Mapping[str, object] | Iterable[str] | None = None,
+    cube: str = "dfdg",
 ) -> None:
     """Raise `QueryError` for an unknown measure or attribute, or any (measure, attribute)
-    combination outside the bus matrix, `--where` attributes included."""
-    ms = [measure(m) for m in measures]
+    combination outside the cube's bus matrix, `--where` attributes included."""
+    c = get_cube(cube)
+    ms = [measure(m, c.name) for m in measures]
     if not ms:
-        raise QueryError("angiv mindst ét måltal; kendte: " + ", ".join(MEASURES))
-    by_attrs = [attribute(a) for a in by]
-    where_attrs = [attribute(a) for a in (where or ())]
+        raise QueryError("angiv mindst ét måltal; kendte: " + ", ".join(c.measures))
+    by_attrs = [attribute(a, c.name) for a in by]
+    where_attrs = [attribute(a, c.name) for a in (where or ())]
     for m in ms:
         for a in by_attrs:
-            _refusal(m, a, "opdeles efter")
+            _refusal(c, m, a, "opdeles efter")
         for a in where_attrs:
-            _refusal(m, a, "filtreres på")
+            _refusal(c, m, a, "filtreres på")

@@ -1,7 +1,10 @@
-"""The `dfdg` cube: measures by attributes, answered with DuckDB SQL over the catalogue views.
+"""The `dfdg` and `ydelsesaktivitet` cubes: measures by attributes, answered with DuckDB SQL over
+the catalogue views.
 
     query_dfdg(data_root, ["antal_borgere"], by=["maaned", "visitationskategori"], kommune=101,
                fra="2020-01", til="2020-12")
+    query_ydelsesaktivitet(data_root, ["antal_borgere", "gns_refusionsprocent"],
+                           by=["maaned", "beskaeftigelsesydelse"])
 
 The SQL is generated from the bus matrix (`busmatrix`): every measure is aggregated on the
 records it counts, and the measures of one query are then combined on the `by` attributes
@@ -15,7 +18,10 @@ records it counts, and the measures of one query are then combined on the `by` a
   attributes, both joined on (citizen, week) when both are selected (and on the municipality when
   a municipality attribute is selected), and the union of the two otherwise;
 - `hjaelpemiddeludgifter` is taken from the activity's row of the week holding its `startdato`;
-- `antal_timer_aktiveret_pr_uge` adds an activity's hours once per group it is in force in.
+- `antal_timer_aktiveret_pr_uge` adds an activity's hours once per group it is in force in;
+- `ydelsesaktivitet` is the same engine over the weeks from 2020-01: `beskaeftigelsesydelse`
+  joins the course-weeks and activity-weeks to `fct_borger_ydelse_uge` on (citizen, week), and
+  `gns_refusionsprocent` is aggregated on the YR rows of `stg_ydelse`.
 
 No Dagster import here: a query must not pay Dagster's start-up.
 """
@@ -33,12 +39,15 @@ import polars as pl
 
 from dfdg_assets.cubes.busmatrix import (
     ACTIVITY,
-    ATTRIBUTES,
     CONVERSATION,
     COURSE,
+    CUBES,
     KOMMUNE_ATTRIBUTES,
     MEASURES,
     ROLE_COLUMNS,
+    YA_MEASURES,
+    YR,
+    Attribute,
     QueryError,
     check,
 )
@@ -46,7 +55,15 @@ from dfdg_assets.dimensions.build import UNKNOWN_EDUCATION_TITLE, UNKNOWN_ORG_NA
 from dfdg_assets.privacy import safe_value
 from dfdg_assets.settings import DataRoot
 
-__all__ = ["FORMATS", "QueryError", "dfdg_sql", "format_result", "query_dfdg", "write_result"]
+__all__ = [
+    "FORMATS",
+    "QueryError",
+    "dfdg_sql",
+    "format_result",
+    "query_dfdg",
+    "query_ydelsesaktivitet",
+    "write_result",
+]
 
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -54,6 +71,7 @@ FACT_TABLES = {
     COURSE: "fct_visitation_uge",
     ACTIVITY: "fct_aktivitet_uge",
     CONVERSATION: "fct_samtale_uge",
+    YR: "stg_ydelse",
 }
 RECORD_IDS = {COURSE: "forloeb_id", ACTIVITY: "aktivitet_id", CONVERSATION: "samtale_id"}
 ACTIVITY_MEASURES = (
@@ -61,6 +79,11 @@ ACTIVITY_MEASURES = (
     "hjaelpemiddeludgifter",
     "antal_dage_aktiveret",
     "antal_timer_aktiveret_pr_uge",
+)
+#: Measures that stay null where they have no value (not 0) when measures are combined.
+NULLABLE_MEASURES = ("gns_refusionsprocent",)
+_INTEGER_ATTRIBUTES = frozenset(
+    a for c in CUBES.values() for a, x in c.attributes.items() if x.integer
 )
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -83,6 +106,11 @@ JOINS = {
     ),
     # inner join: a conversation without participants has no deltagertype row
     "deltager": "JOIN bdg_samtale_deltager AS d ON d.samtale_id = f.samtale_id AND d.maaned = f.maaned",
+    # inner join: every DFDG citizen-week has one row per benefit, or 'Uden ydelse i YR' (R8)
+    "ydelse": (
+        "JOIN fct_borger_ydelse_uge AS y ON y.borger_key = f.borger_key AND y.uge = f.uge\n"
+        "    AND y.maaned = f.maaned"
+    ),
     **{
         role: f"LEFT JOIN dim_organisation AS o_{col} ON o_{col}.org_id = f.{col}"
         for role, col in ROLE_COLUMNS.items()
@@ -151,6 +179,22 @@ JOIN (
 ) AS a ON a._borger = v._borger AND a._uge = v._uge{same_municipality}
 GROUP BY ALL"""
 
+# The amount-weighted refund percentage of the YR rows with a percentage, exact in DECIMAL (so the
+# answer does not depend on the order of summation) and null where the amounts sum to 0.
+REFUND_PERCENTAGE = """\
+SELECT {groups}CASE WHEN sum(r._beloeb) = 0 THEN NULL
+       ELSE CAST(sum(r._beloeb * r._pct) AS DOUBLE) / CAST(sum(r._beloeb) AS DOUBLE)
+       END AS gns_refusionsprocent
+FROM (
+{rows}
+) AS r
+WHERE r._pct IS NOT NULL
+GROUP BY ALL"""
+REFUND_HELPERS = {
+    "_beloeb": "CAST(f.udbetalt_beloeb AS DECIMAL(24, 4))",
+    "_pct": "CAST(f.refusionsprocent AS DECIMAL(12, 6))",
+}
+
 # The measures of one query, each aggregated on its own records, combined on the attributes:
 # GROUP BY treats nulls as equal, so this is a full outer join that also matches null groups.
 COMBINE = """\
@@ -180,11 +224,15 @@ class Plan:
     kommuner: frozenset[int] | None = None  # the municipality filter, resolved to codes
     fra: str | None = None
     til: str | None = None
+    cube: str = "dfdg"
+
+    def attribute(self, name: str) -> Attribute:
+        return CUBES[self.cube].attributes[name]
 
     def selects(self, kind: str) -> bool:
         """Whether an attribute of `kind` is in `by` or `where`."""
         names = [*self.by, *(f.attribute for f in self.filters)]
-        return any(ATTRIBUTES[a].kind == kind for a in names)
+        return any(self.attribute(a).kind == kind for a in names)
 
     @property
     def municipality_selected(self) -> bool:
@@ -205,8 +253,10 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _attribute_sql(name: str) -> tuple[str, str | None]:
-    """The expression showing an attribute on a fact row `f`, and the join it needs."""
+def _attribute_sql(name: str, kind: str | None = None) -> tuple[str, str | None]:
+    """The expression showing an attribute on a fact row `f` of `kind`, and the join it needs."""
+    if name == "beskaeftigelsesydelse" and kind != YR:  # the citizen-week's benefit(s)
+        return "y.beskaeftigelsesydelse", "ydelse"
     if name in ROLE_COLUMNS:
         col = ROLE_COLUMNS[name]
         # an id missing from the dimension shows as the dimension's unknown member
@@ -239,8 +289,8 @@ def _in(expr: str, values: Sequence[object]) -> str:
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
 
-def _filter_sql(flt: Filter) -> tuple[str, str | None]:
-    expr, join = _attribute_sql(flt.attribute)
+def _filter_sql(flt: Filter, kind: str | None = None) -> tuple[str, str | None]:
+    expr, join = _attribute_sql(flt.attribute, kind)
     cond = _in(expr, flt.values)
     if flt.attribute in ROLE_COLUMNS:  # an organisation may be named by its id as well
         ids = [v for v in flt.values if v is not None]
@@ -249,8 +299,7 @@ def _filter_sql(flt: Filter) -> tuple[str, str | None]:
     return cond, join
 
 
-def _applies(name: str, kind: str) -> bool:
-    a = ATTRIBUTES[name]
+def _applies(a: Attribute, kind: str) -> bool:
     return a.kind is None or a.kind == kind
 
 
@@ -260,7 +309,7 @@ def _rows(plan: Plan, kind: str, helpers: Mapping[str, str], attrs: Sequence[str
     joins: list[str] = []
     columns = [f"{expr} AS {alias}" for alias, expr in helpers.items()]
     for name in attrs:
-        expr, join = _attribute_sql(name)
+        expr, join = _attribute_sql(name, kind)
         columns.append(f"{expr} AS {_ident(name)}")
         if join and join not in joins:
             joins.append(join)
@@ -272,8 +321,8 @@ def _rows(plan: Plan, kind: str, helpers: Mapping[str, str], attrs: Sequence[str
     if plan.kommuner is not None:
         conditions.append(_in("f.kommunekode", sorted(plan.kommuner)) if plan.kommuner else "FALSE")
     for flt in plan.filters:
-        if _applies(flt.attribute, kind):
-            cond, join = _filter_sql(flt)
+        if _applies(plan.attribute(flt.attribute), kind):
+            cond, join = _filter_sql(flt, kind)
             conditions.append(cond)
             if join and join not in joins:
                 joins.append(join)
@@ -300,8 +349,8 @@ def _citizens_sql(plan: Plan) -> str:
     course, activity = plan.selects(COURSE), plan.selects(ACTIVITY)
     keys = {"_borger": "f.borger_key", "_uge": "f.uge", "_kommune": "f.kommunekode"}
     if course and activity:
-        v_attrs = [a for a in plan.by if ATTRIBUTES[a].kind != ACTIVITY]
-        a_attrs = [a for a in plan.by if ATTRIBUTES[a].kind == ACTIVITY]
+        v_attrs = [a for a in plan.by if plan.attribute(a).kind != ACTIVITY]
+        a_attrs = [a for a in plan.by if plan.attribute(a).kind == ACTIVITY]
         owner = {a: "v" for a in v_attrs} | {a: "a" for a in a_attrs}
         return COUNT_CITIZENS_BOTH.format(
             groups=_groups(plan.by, owner),
@@ -321,8 +370,13 @@ def _records_sql(plan: Plan, kind: str, measure: str) -> str:
     )
 
 
+def _refund_sql(plan: Plan) -> str:
+    rows = _rows(plan, YR, REFUND_HELPERS, plan.by)
+    return REFUND_PERCENTAGE.format(groups=_groups(plan.by, "r"), rows=_indent(rows, 4))
+
+
 def dfdg_sql(plan: Plan) -> str:
-    """The SQL answering `plan` (columns: the `by` attributes, then the measures)."""
+    """The SQL answering `plan` (columns: the `by` attributes, then the measures), for either cube."""
     parts: list[tuple[str, str]] = []
     activity = [m for m in plan.measures if m in ACTIVITY_MEASURES]
     for m in plan.measures:
@@ -332,10 +386,13 @@ def dfdg_sql(plan: Plan) -> str:
             parts.append(("visitationsforloeb", _records_sql(plan, COURSE, m)))
         elif m == "antal_samtaler":
             parts.append(("samtaler", _records_sql(plan, CONVERSATION, m)))
+        elif m == "gns_refusionsprocent":
+            parts.append(("refusion", _refund_sql(plan)))
         elif m == activity[0]:
             parts.append(("aktiviteter", _activity_aggregate(plan, activity)))
     columns = [f"m.{_ident(a)}" for a in plan.by] + [
-        f"coalesce(max(m.{m}), 0) AS {m}" for m in plan.measures
+        f"max(m.{m}) AS {m}" if m in NULLABLE_MEASURES else f"coalesce(max(m.{m}), 0) AS {m}"
+        for m in plan.measures
     ]
     order = ", ".join(f"{_ident(a)} NULLS LAST" for a in plan.by)
     return COMBINE.format(
@@ -374,7 +431,7 @@ def _typed(attr: str, value: object) -> object:
     """A --where value as the attribute's type; '' (or None) selects the null group."""
     if value is None or value == "":
         return None
-    if ATTRIBUTES[attr].integer:
+    if attr in _INTEGER_ATTRIBUTES:
         try:
             return int(str(value).strip())
         except ValueError:
@@ -411,19 +468,26 @@ def plan_query(
     kommune: int | str | None = None,
     fra: str | None = None,
     til: str | None = None,
+    cube: str = "dfdg",
 ) -> Plan:
-    """Check a query against the bus matrix and resolve its filters (municipality names and
-    regions become municipality codes, so they prune the fact scans like `--kommune`)."""
+    """Check a query against the cube's bus matrix and resolve its filters (municipality names
+    and regions become municipality codes, so they prune the fact scans like `--kommune`).
+
+    A cube with a first month (ydelsesaktivitet: 2020-01) clips `fra` to it: a period reaching
+    back before it covers only the cube's weeks, one wholly before it is empty."""
     measures = list(dict.fromkeys(measures))
     by = list(dict.fromkeys(by))
     where = {
         a: list(v) if isinstance(v, list | tuple | set | frozenset) else [v]
         for a, v in (where or {}).items()
     }
-    check(measures, by, where)
-    plan = Plan(measures, by, fra=_month_arg("--fra", fra), til=_month_arg("--til", til))
+    check(measures, by, where, cube)
+    plan = Plan(measures, by, fra=_month_arg("--fra", fra), til=_month_arg("--til", til), cube=cube)
     if plan.fra and plan.til and plan.fra > plan.til:
         raise QueryError(f"--fra {plan.fra} ligger efter --til {plan.til}")
+    first = CUBES[cube].first_month
+    if first and (plan.fra is None or plan.fra < first):
+        plan.fra = first
     # municipality and region filters become one set of municipality codes (all must hold)
     kommuner = _municipalities(con, "kommunekode", [kommune]) if kommune is not None else None
     for attr, values in where.items():
@@ -459,12 +523,41 @@ def _require_views(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     without_literals = re.sub(r"'(?:[^']|'')*'", "''", sql)
-    needed = set(re.findall(r"\b((?:fct|dim|bdg)_[a-z_]+)\b", without_literals))
+    needed = set(re.findall(r"\b((?:fct|dim|bdg|stg)_[a-z0-9_]+)\b", without_literals))
     missing = sorted(needed - views - tables)
     if missing:
         raise QueryError(
             f"kataloget mangler {', '.join(missing)}: er data indlæst og udrullet (`dfdg load`)?"
         )
+
+
+def _query(
+    cube: str,
+    source: str | Path | DataRoot | duckdb.DuckDBPyConnection,
+    measures: Sequence[str] | str,
+    by: Sequence[str] | str,
+    where: Mapping[str, Sequence[str] | str] | None,
+    kommune: int | str | None,
+    fra: str | None,
+    til: str | None,
+) -> pl.DataFrame:
+    if isinstance(measures, str):
+        measures = [measures]
+    if isinstance(by, str):
+        by = [by]
+    # check the matrix before opening anything: a refused query needs no warehouse
+    check(measures, by, where.keys() if where else None, cube)
+    con, owned = _open(source)
+    try:
+        plan = plan_query(con, measures, by, where, kommune, fra, til, cube)
+        sql = dfdg_sql(plan)
+        _require_views(con, sql)
+        # through the Arrow C stream interface: no pyarrow import (half a second at start-up)
+        df = pl.DataFrame(con.sql(sql))
+    finally:
+        if owned:
+            con.close()
+    return df.select([*plan.by, *plan.measures])
 
 
 def query_dfdg(
@@ -485,23 +578,44 @@ def query_dfdg(
     them every loaded week counts. Columns: the `by` attributes, then the measures; rows sorted
     by the `by` attributes (nulls last). Raises `QueryError` outside the bus matrix.
     """
-    if isinstance(measures, str):
-        measures = [measures]
-    if isinstance(by, str):
-        by = [by]
-    # check the matrix before opening anything: a refused query needs no warehouse
-    check(measures, by, where.keys() if where else None)
-    con, owned = _open(catalogue_or_data_root)
-    try:
-        plan = plan_query(con, measures, by, where, kommune, fra, til)
-        sql = dfdg_sql(plan)
-        _require_views(con, sql)
-        # through the Arrow C stream interface: no pyarrow import (half a second at start-up)
-        df = pl.DataFrame(con.sql(sql))
-    finally:
-        if owned:
-            con.close()
-    return df.select([*plan.by, *plan.measures])
+    return _query("dfdg", catalogue_or_data_root, measures, by, where, kommune, fra, til)
+
+
+def query_ydelsesaktivitet(
+    catalogue_or_data_root: str | Path | DataRoot | duckdb.DuckDBPyConnection,
+    measures: Sequence[str],
+    by: Sequence[str] = (),
+    where: Mapping[str, Sequence[str] | str] | None = None,
+    kommune: int | str | None = None,
+    fra: str | None = None,
+    til: str | None = None,
+) -> pl.DataFrame:
+    """Measures of the `ydelsesaktivitet` cube by attributes, as a polars DataFrame.
+
+    Arguments, columns and sorting as `query_dfdg`. Measures:
+
+    - `antal_borgere`: as in `dfdg` (every attribute `dfdg` allows for it, so no samtale ones),
+      plus `beskaeftigelsesydelse`: the benefit(s) of the citizen-week's YR rows, or
+      `Uden ydelse i YR` (R8); a citizen with two benefits in a week counts under both, once in
+      a total. `kommunekode` (and its name and region) is, as in `dfdg`, that of the courses
+      and activities placing the citizen in the population.
+    - `gns_refusionsprocent`: sum(udbetalt_beloeb * refusionsprocent) / sum(udbetalt_beloeb)
+      over the current YR rows with a percentage (rows without one are left out), whether or not
+      the citizen is in the DFDG population; negative amounts (corrections) weigh as they are;
+      null where the amounts sum to 0. Allowed by `beskaeftigelsesydelse`, the municipality
+      attributes (the YR row's, i.e. the paying municipality) and time only. It stays null (not
+      0) on rows that only another measure has. Computed in DECIMAL (amounts to 4, percentages
+      to 6 decimals), so the answer does not depend on the order of summation.
+
+    Period: the cube holds the weeks belonging to 2020-01 and later only. Decision: a `fra`
+    before 2020-01 (or none) is clipped to 2020-01, not refused, so "from the start" works the
+    same in both cubes; a period wholly before 2020-01 gives no rows (or, without `by`, the
+    empty answer: 0 citizens, null percentage). Raises `QueryError` outside the cube's bus
+    matrix, naming the measure and the attribute.
+    """
+    return _query(
+        "ydelsesaktivitet", catalogue_or_data_root, measures, by, where, kommune, fra, til
+    )
 
 
 # ------------------------------------------------------------------ presenting a result
@@ -514,9 +628,10 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _table(df: pl.DataFrame) -> str:
-    """A plain aligned text table (numbers right-aligned, the null group empty)."""
-    numeric = [dt.is_numeric() for dt in df.dtypes]
+def _table(df: pl.DataFrame, right: Sequence[str] = ()) -> str:
+    """A plain aligned text table (numbers and the `right` columns right-aligned, the null
+    group empty)."""
+    numeric = [dt.is_numeric() or c in right for c, dt in df.schema.items()]
     rows = [[_cell(v) for v in row] for row in df.iter_rows()]
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(df.columns)]
 
@@ -563,3 +678,4 @@ assert set(MEASURES) == {
     "antal_samtaler",
     *ACTIVITY_MEASURES,
 }
+assert set(YA_MEASURES) == {"antal_borgere", *NULLABLE_MEASURES}

@@ -160,7 +160,13 @@ def _stg(wh, name: str) -> pl.LazyFrame:
 
 @dg.asset(
     group_name="dimensions",
-    deps=[raw_table("organisation"), "beskaer_opbevaring", "stg_visitation", "stg_aktivitet", "stg_samtale"],
+    deps=[
+        raw_table("organisation"),
+        "beskaer_opbevaring",
+        "stg_visitation",
+        "stg_aktivitet",
+        "stg_samtale",
+    ],
     kinds={"polars", "parquet"},
     op_tags={"dfdg/skriver": "ja"},
     **_meta("dim_organisation"),

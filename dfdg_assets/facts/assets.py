@@ -94,13 +94,16 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
         with personal_data_guard():
             months = _months(context, data_root)
             source = build(data_root)
-            frames = {
-                m: source(m)
-                .select(list(cols))
-                .sort(_SORT if "kommunekode" in cols else "samtale_id")
-                .collect()
+            frames = (
+                (
+                    m,
+                    source(m)
+                    .select(list(cols))
+                    .sort(_SORT if "kommunekode" in cols else "samtale_id")
+                    .collect(),
+                )
                 for m in months
-            }
+            )
             return publish_months(data_root, name, frames, schema)
 
     return _asset

@@ -98,10 +98,7 @@ def ingest_delivery(
     rejected_df = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
     frames[(REJECTED_TABLE, month)] = validate(rejected_df, rejected_schema(month))
 
-    history = {
-        name: versions(warehouse, name)
-        for name in ("visitation", "aktivitet", "samtale")
-    }
+    history = {name: versions(warehouse, name) for name in ("visitation", "aktivitet", "samtale")}
     delivery_rows = {spec.name: c.rows for spec in contract.FILES if (c := checked.get(spec.name))}
     earliest = earliest_affected_date(delivery_rows, history)
     return IngestedDelivery(

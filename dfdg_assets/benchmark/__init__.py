@@ -1,0 +1,1 @@
+"""The published cross-municipality benchmark (YdelsesAktivitetBenchmark) as Dagster assets."""

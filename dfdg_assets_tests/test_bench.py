@@ -1,0 +1,176 @@
+"""`dfdg bench` (dfdg_assets.bench.run) on a tiny generated dataset.
+
+Asserts that the product's roll-out, the DuckDB-SQL and the pandas implementations agree, that
+every figure is present and positive, and that the timed query answers what the roll-out holds.
+Never asserts a time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import polars as pl
+import pytest
+
+from dfdg_assets.bench.run import _Checker, format_report, run_bench
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("pandas") is None, reason="the pandas reference needs pandas"
+)
+
+BORGERE, PANDAS_BORGERE = 300, 150
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("bench")
+    lines: list[str] = []
+    result = run_bench(
+        borgere=BORGERE,
+        kommuner=2,
+        fra="2019-11",
+        til="2020-02",
+        seed=3,
+        workdir=workdir,
+        pandas_borgere=PANDAS_BORGERE,
+        keep_outputs=True,
+        out=lines.append,
+    )
+    return result, lines, workdir
+
+
+def test_three_implementations_agree(bench):
+    result, _, _ = bench
+    assert result["agree"] is True
+    sizes = result["agreement"]
+    assert set(sizes) == {str(BORGERE), str(PANDAS_BORGERE)}
+    full, small = sizes[str(BORGERE)], sizes[str(PANDAS_BORGERE)]
+    assert {"product", "sql", "product-agg", "sql-agg"} <= set(full["engines"])
+    assert set(small["engines"]) == {"product", "sql", "pandas", "product-mem"}
+    for ag in (full, small):
+        assert ag["agree"] and ag["groups_equal"] and not ag["failed"]
+        assert len(set(ag["rows"].values())) == 1 and next(iter(ag["rows"].values())) > 0
+        assert len(set(ag["digests"].values())) == 1 and len(ag["digests"]) >= 2
+        assert ag["groups"] > 0
+    # the subset is smaller, and it is the same subset for all three engines
+    assert next(iter(small["rows"].values())) < next(iter(full["rows"].values()))
+
+
+def test_figures_present_and_positive(bench):
+    result, lines, _ = bench
+    d = result["dataset"]
+    assert d["visitations"] > 0 and 0 < d["citizens"] <= BORGERE
+    assert 0 < d["subsets"][str(PANDAS_BORGERE)]["citizens"] <= PANDAS_BORGERE
+    runs = {(r["engine"], r["borgere"]): r for r in result["runs"]}
+    expected = {
+        ("product", BORGERE),
+        ("sql", BORGERE),
+        ("product-agg", BORGERE),
+        ("sql-agg", BORGERE),
+        ("product", PANDAS_BORGERE),
+        ("sql", PANDAS_BORGERE),
+        ("pandas", PANDAS_BORGERE),
+        ("product-mem", PANDAS_BORGERE),
+        ("product-month", BORGERE),
+    }
+    assert expected <= set(runs)
+    for r in runs.values():
+        assert r["ok"], r.get("error")
+        for key in ("compute_s", "wall_s", "peak_mib", "rows"):
+            assert r[key] > 0, (r["engine"], key)
+    for size in (str(BORGERE), str(PANDAS_BORGERE)):
+        assert result["ratios"][size]["product_over_sql"] > 0
+    assert result["ratios"][str(PANDAS_BORGERE)]["pandas_over_product"] > 0
+    assert result["ratios"][str(PANDAS_BORGERE)]["pandas_over_product_mem"] > 0
+    inc = result["incremental"]
+    assert inc["equals_full_month"] is True
+    assert 0 < inc["one_month"]["rows"] < inc["full"]["rows"]
+    assert inc["compute_ratio"] > 0 and inc["wall_ratio"] > 0
+    report = format_report(result)
+    assert "product" in report and "pandas" in report and "Enighed: ja" in report
+    assert f"{PANDAS_BORGERE}" in report  # the pandas size is said
+    assert lines  # progress was reported
+
+
+def test_query_result_shape(bench):
+    result, _, workdir = bench
+    q = result["query"]
+    assert q["fra"] == "2020-01" and q["til"] == "2020-02"
+    assert q["fact_rows_in_scope"] > 0
+    timed = [name for name in ("function", "sql") if name in q]
+    assert "sql" in timed
+    for name in timed:
+        info = q[name]
+        rows, cols = info["shape"]
+        assert cols == 4 and rows == q["expected_shape"][0] > 0
+        assert info["columns"] == [
+            "maaned",
+            "visitationskategori",
+            "antal_borgere",
+            "antal_visitationsforloeb",
+        ]
+        assert info["matches_rollout"] is True
+        assert info["first_s"] > 0 and info["best_s"] > 0
+        assert {s["maaned"] for s in info["sample"]} <= {"2020-01", "2020-02"}
+    assert q["python"]["dagster_imported"] is False
+    # the bench warehouse holds the product's partitions and the catalogue
+    root = next(workdir.glob("root-*"))
+    assert (root / "warehouse" / "dfdg.duckdb").is_file()
+    assert sorted(
+        p.stem for p in (root / "warehouse" / "fct_visitation_uge").glob("*.parquet")
+    ) == [
+        "2019-11",
+        "2019-12",
+        "2020-01",
+        "2020-02",
+    ]
+
+
+def test_reuses_the_generated_dataset(bench, tmp_path):
+    result, _, workdir = bench
+    again = run_bench(
+        borgere=BORGERE,
+        kommuner=2,
+        fra="2019-11",
+        til="2020-02",
+        seed=3,
+        workdir=workdir,
+        pandas_borgere=BORGERE,
+        extra_engines=(),
+        query=False,
+        out=None,
+    )
+    assert again["generate"].get("reused") is True
+    assert again["agree"] is True
+    assert again["dataset"]["visitations"] == result["dataset"]["visitations"]
+    ag = again["agreement"][str(BORGERE)]
+    assert set(ag["engines"]) == {"product", "sql", "pandas", "product-mem"}
+    # same data, same rows: the digest equals the first run's
+    assert set(ag["digests"].values()) == set(result["agreement"][str(BORGERE)]["digests"].values())
+
+
+def test_digest_is_order_independent_and_sensitive():
+    df = pl.DataFrame(
+        {
+            "forloeb_id": ["V1", "V2", "V3"],
+            "borger_key": [1, 2, 2],
+            "uge": ["2020-W01", "2020-W01", "2020-W02"],
+            "maaned": ["2020-01"] * 3,
+            "kvartal": ["2020K1"] * 3,
+            "aar": [2020] * 3,
+            "kommunekode": [101, 101, 751],
+            "ydelsesgruppe": ["Kontanthjælp"] * 3,
+            "visitationskategori": ["Jobparat", None, "Jobparat"],
+            "visiterende_org_id": [None, "JC101", "JC751"],
+        }
+    )
+
+    def digest(frame: pl.DataFrame) -> str:
+        c = _Checker()
+        c.add(frame)
+        return c.digest()
+
+    assert digest(df) == digest(df.reverse())
+    assert digest(df) == digest(df.with_columns(pl.col("kommunekode").cast(pl.Int64)))
+    assert digest(df) != digest(df.with_columns(pl.col("borger_key").replace(2, 3)))
+    assert digest(df) != digest(pl.concat([df, df.head(1)]))  # a duplicated row counts
