@@ -185,6 +185,27 @@ def _one_line_error(message: str) -> None:
     sys.exit(2)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from dfdg_assets.bench.run import format_report, run_bench
+
+    result = run_bench(
+        borgere=args.borgere,
+        kommuner=args.kommuner,
+        fra=args.fra,
+        til=args.til,
+        seed=args.seed,
+        workdir=Path(args.workdir) if args.workdir else None,
+        pandas_borgere=args.pandas_borgere,
+        repeat=args.gentag,
+    )
+    print(format_report(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    return 0 if result["agree"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dfdg", description="The DFDG data warehouse")
     p.error = _one_line_error  # type: ignore[method-assign]
@@ -215,7 +236,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept this month's delivery although over 1 %% of a file's rows were rejected",
     )
     ld.set_defaults(func=cmd_load)
-    for sp in (g, ld):
+
+    b = sub.add_parser(
+        "bench",
+        help="time the visitation roll-out (product vs DuckDB SQL vs pandas) and a typical query",
+    )
+    b.add_argument("--borgere", type=int, default=100_000, help="citizens on benefits (national: 1000000)")
+    b.add_argument("--kommuner", type=_kommuner, default=98)
+    b.add_argument("--fra", type=_month, default="2017-01")
+    b.add_argument("--til", type=_month, default="2020-12")
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--workdir", help="where datasets are generated and reused (default: a temp folder)")
+    b.add_argument("--pandas-borgere", type=int, help="size for the pandas run (default: min(borgere, 100000))")
+    b.add_argument("--gentag", type=int, default=1, help="runs per engine; the fastest counts")
+    b.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    b.set_defaults(func=cmd_bench)
+    for sp in (g, ld, b):
         sp.error = _one_line_error  # type: ignore[method-assign]
 
     ex = sub.add_parser("export", help="write a municipality's data package (SPEC section 6)")

@@ -632,7 +632,7 @@ def run_bench(
     if not (reuse and reused and prep_marker and prep_marker.get("version") == PREP_VERSION):
         shutil.rmtree(prep_dir, ignore_errors=True)
     subsets = [pandas_n] if pandas_n < borgere else []
-    say("Forbereder besøgene: visitation.csv -> kontrol -> R3 -> borger_key -> parquet")
+    say("Forbereder visitationerne: visitation.csv -> kontrol -> R3 -> borger_key -> parquet")
     prep = _run_child("prepare", {"inbox": str(inbox), "out": str(prep_dir), "subsets": subsets})
     if not prep["ok"]:
         raise RuntimeError(f"prepare failed: {prep.get('error')}")
@@ -648,7 +648,7 @@ def run_bench(
         },
         "subsets": prep["subsets"],
     }
-    say(f"  {prep['visitations']:,} besøg (efter R3), {prep['citizens']:,} borgere med besøg")
+    say(f"  {prep['visitations']:,} visitationer (efter R3), {prep['citizens']:,} borgere med visitationer")
 
     # ---------------------------------------------------------------- 2. roll-outs
     runs_dir = workdir / f"runs-{tag}"
@@ -995,15 +995,15 @@ def format_report(result: dict[str, Any]) -> str:
         f"maskine: {m.get('cpus')} kerner, {m.get('mem_gib')} GiB; load average "
         f"{m.get('load_average_start')} ved start, {m.get('load_average_end')} ved slut; "
         f"polars {m.get('polars')}, duckdb {m.get('duckdb')}",
-        f"data: {d.get('visitations', 0):,} besøg efter R3 ({d.get('citizens', 0):,} borgere med besøg)"
+        f"data: {d.get('visitations', 0):,} visitationer efter R3 ({d.get('citizens', 0):,} borgere med visitationer)"
         + "".join(
-            f"; delmængde {int(n):,}: {s['visitations']:,} besøg"
+            f"; delmængde {int(n):,}: {s['visitations']:,} visitationer"
             for n, s in d.get("subsets", {}).items()
         ),
         "",
     ]
     head = (
-        f"{'motor':<16} {'borgere':>10} {'besøg':>10} {'rækker ud':>12} {'væg s':>8} "
+        f"{'motor':<16} {'borgere':>10} {'visit.':>10} {'rækker ud':>12} {'væg s':>8} "
         f"{'beregn s':>9} {'top MiB':>8} {'prod/sql':>9} {'pandas/prod':>11}"
     )
     lines += [head, "-" * len(head)]
