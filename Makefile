@@ -7,7 +7,7 @@ DATA   ?= $(CURDIR)/data
 export DFDG_DATA_ROOT := $(DATA)
 export DAGSTER_HOME := $(DATA)/dagster_home
 
-.PHONY: setup demo sample load ui test test-fast lint format bench clean
+.PHONY: setup demo sample load ui test lint format bench clean
 
 $(BIN)/dfdg: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -46,3 +46,6 @@ format: setup
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+
+bench: setup
+	$(BIN)/dfdg bench --borgere 1000000 --gentag 2 --workdir $(CURDIR)/bench-out
