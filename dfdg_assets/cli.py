@@ -241,13 +241,19 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="time the visitation roll-out (product vs DuckDB SQL vs pandas) and a typical query",
     )
-    b.add_argument("--borgere", type=int, default=100_000, help="citizens on benefits (national: 1000000)")
+    b.add_argument(
+        "--borgere", type=int, default=100_000, help="citizens on benefits (national: 1000000)"
+    )
     b.add_argument("--kommuner", type=_kommuner, default=98)
     b.add_argument("--fra", type=_month, default="2017-01")
     b.add_argument("--til", type=_month, default="2020-12")
     b.add_argument("--seed", type=int, default=1)
-    b.add_argument("--workdir", help="where datasets are generated and reused (default: a temp folder)")
-    b.add_argument("--pandas-borgere", type=int, help="size for the pandas run (default: min(borgere, 100000))")
+    b.add_argument(
+        "--workdir", help="where datasets are generated and reused (default: a temp folder)"
+    )
+    b.add_argument(
+        "--pandas-borgere", type=int, help="size for the pandas run (default: min(borgere, 100000))"
+    )
     b.add_argument("--gentag", type=int, default=1, help="runs per engine; the fastest counts")
     b.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     b.set_defaults(func=cmd_bench)

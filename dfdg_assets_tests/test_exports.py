@@ -281,6 +281,9 @@ def test_partial_period_lists_the_months_without_data(sample, tmp_path):
 
 
 def test_default_location_and_replacing_a_package(sample):
+    stale = sample.root.exports / ".825_datamart_2019-12_2020-02.0123.tmp"  # a killed export's
+    stale.mkdir(parents=True)
+    os.utime(stale, (0, 0))
     p1 = export_package(sample.root, 825, "datamart", FRA, TIL, now=T1)
     assert p1 == sample.root.exports / "825_datamart_2019-12_2020-02"
     p2 = export_package(sample.root, 825, "datamart", FRA, TIL, now=T2)  # replaces it in place

@@ -648,7 +648,9 @@ def run_bench(
         },
         "subsets": prep["subsets"],
     }
-    say(f"  {prep['visitations']:,} visitationer (efter R3), {prep['citizens']:,} borgere med visitationer")
+    say(
+        f"  {prep['visitations']:,} visitationer (efter R3), {prep['citizens']:,} borgere med visitationer"
+    )
 
     # ---------------------------------------------------------------- 2. roll-outs
     runs_dir = workdir / f"runs-{tag}"

@@ -191,8 +191,8 @@ def _referenced_education(activities: pl.DataFrame | None) -> pl.DataFrame:
 def datamart_tables(wh: Warehouse, kommune: int, months: list[str]) -> dict[str, pl.DataFrame]:
     """The datamart tables of one municipality (facts first, then the dimensions they reference).
 
-    Facts are read before the dimensions: a load running meanwhile only adds dimension members,
-    so every key a fact carries is found.
+    Facts are read before the dimensions: a load writes dimension members before the facts that
+    reference them, so a load running meanwhile cannot leave a fact's key out of its dimension.
     """
     rolled_out = [m for m in months if wh.has("fct_visitation_uge", m)]
     if not rolled_out:
@@ -471,6 +471,19 @@ def _timestamp(now: dt.datetime | None) -> str:
     return now.isoformat(timespec="seconds")
 
 
+STALE_SECONDS = 6 * 3600  # a temp folder this old belongs to an export that was killed
+
+
+def _remove_stale(dest: Path) -> None:
+    """Remove temp folders of this package left by killed exports (never a running one's)."""
+    import time
+
+    for p in dest.parent.glob(f".{dest.name}.*"):
+        with contextlib.suppress(OSError):
+            if p.suffix in (".tmp", ".old") and time.time() - p.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(p, ignore_errors=True)
+
+
 def _move_into_place(tmp: Path, dest: Path) -> None:
     """Rename the finished folder to its final name; an older package of that name goes away."""
     for _ in range(10):
@@ -501,6 +514,7 @@ def write_package(
 ) -> Path:
     """Write the package folder atomically (temp folder beside it, then one rename)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(dest)
     tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
     tmp.mkdir()
     try:

@@ -5,6 +5,7 @@ in one run, one month at a time to bound memory."""
 import dagster as dg
 import polars as pl
 
+from dfdg_assets.facts.keys import KEYS, duplicate_keys, orphans
 from dfdg_assets.facts.schemas import (
     ACTIVITY_WEEK_COLS,
     CONVERSATION_WEEK_COLS,
@@ -77,11 +78,64 @@ def stg_visitationsforloeb(data_root: DataRootResource) -> dg.MaterializeResult:
         return dg.MaterializeResult(metadata=meta)
 
 
+def _key_checks(name: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            "noegle_unik",
+            asset=name,
+            description=f"The key {', '.join(KEYS[name][0])} is unique in every month written.",
+        ),
+        dg.AssetCheckSpec(
+            "fremmednoegler",
+            asset=name,
+            description="Every foreign key resolves to a dimension member (surrogate keys, municipality, week, organisation, education).",
+        ),
+    ]
+
+
+def _check_results(
+    name: str, data_root: DataRootResource, written: dict[str, pl.DataFrame]
+) -> list[dg.AssetCheckResult]:
+    key, fks = KEYS[name]
+    wh = data_root.warehouse
+    dups = sum(duplicate_keys(df, key) for df in written.values())
+    dims: dict[str, pl.DataFrame] = {}
+    missing: dict[str, int] = {}
+    for cols, dim, dim_cols in fks:
+        if not wh.partitions(dim):
+            missing[f"{'+'.join(cols)} -> {dim}"] = -1  # the dimension is not built yet
+            continue
+        if dim not in dims:
+            dims[dim] = wh.read(dim)
+        n = sum(orphans(df, cols, dims[dim], dim_cols) for df in written.values())
+        if n:
+            missing[f"{'+'.join(cols)} -> {dim}"] = n
+    return [
+        dg.AssetCheckResult(
+            check_name="noegle_unik", asset_key=name, passed=dups == 0, metadata={"dubletter": dups}
+        ),
+        dg.AssetCheckResult(
+            check_name="fremmednoegler",
+            asset_key=name,
+            passed=not missing,
+            metadata={"uopfyldte": dg.MetadataValue.json(missing)},
+        ),
+    ]
+
+
 def _rollout_asset(name: str, deps: list[str], build, schema, cols):
     @dg.asset(
         name=name,
         group_name="facts",
-        deps=deps,
+        deps=[
+            *deps,
+            "dim_tid_uge",
+            "dim_borger",
+            "dim_kommune",
+            "dim_organisation",
+            "dim_uddannelse",
+        ],
+        check_specs=_key_checks(name),
         partitions_def=data_months,
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"polars", "parquet"},
@@ -94,17 +148,21 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
         with personal_data_guard():
             months = _months(context, data_root)
             source = build(data_root)
-            frames = (
-                (
-                    m,
-                    source(m)
-                    .select(list(cols))
-                    .sort(_SORT if "kommunekode" in cols else "samtale_id")
-                    .collect(),
-                )
-                for m in months
+            written: dict[str, pl.DataFrame] = {}
+
+            def frames():
+                for m in months:
+                    df = source(m).select(list(cols)).sort(_SORT).collect()
+                    # keep only the key columns for the checks: one month's rows at a time in full
+                    written[m] = df.select(
+                        {c for fk in KEYS[name][1] for c in fk[0]} | set(KEYS[name][0])
+                    )
+                    yield m, df
+
+            result = publish_months(data_root, name, frames(), schema)
+            return dg.MaterializeResult(
+                metadata=result.metadata, check_results=_check_results(name, data_root, written)
             )
-            return publish_months(data_root, name, frames, schema)
 
     return _asset
 

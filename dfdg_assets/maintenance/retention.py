@@ -142,12 +142,19 @@ def prune(wh: Warehouse, inbox: Path, exports: Path, newest: str, cutoff: str) -
             fra = None
             if manifest.is_file():
                 try:
-                    fra = json.loads(manifest.read_text(encoding="utf-8")).get("fra")
-                except (OSError, ValueError):
+                    fra = (
+                        json.loads(manifest.read_text(encoding="utf-8"))
+                        .get("period", {})
+                        .get("fra")
+                    )
+                except (OSError, ValueError, AttributeError):
                     fra = None
             if fra is None:
                 m = re.search(r"_(\d{4}-\d{2})_\d{4}-\d{2}$", pkg.name)
                 fra = m.group(1) if m else None
+            if pkg.is_dir() and pkg.name.startswith("."):
+                shutil.rmtree(pkg)  # a temp folder of an export that never finished
+                continue
             if pkg.is_dir() and fra and fra < cutoff:
                 shutil.rmtree(pkg)
                 report.exports.append(pkg.name)
