@@ -1,6 +1,8 @@
 """R10 retention: nothing before January of Y-3 remains anywhere under the data root, history
 still in force keeps counting, numbers inside the window do not change, pruning is idempotent."""
 
+import json
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -101,6 +103,12 @@ def _load(root: DataRoot, retention: bool) -> None:
 def pruned(tmp_path_factory):
     root = DataRoot.of(tmp_path_factory.mktemp("ret") / "data")
     root.inbox.mkdir(parents=True)
+    # data packages ordered earlier: one reaching before the cutoff, one inside the window
+    for name, fra in (("101_dsa_2017-06_2017-12", "2017-06"), ("101_dsa_2020-12_2020-12", "2020-12")):
+        pkg = root.exports / name
+        pkg.mkdir(parents=True)
+        (pkg / "manifest.json").write_text(json.dumps({"period": {"fra": fra, "til": fra}}))
+        (pkg / "raw_visitation.csv").write_text(f"cpr\n{GONE if fra < '2018' else NEW}\n")
     _load(root, retention=True)
     return root
 
@@ -137,6 +145,7 @@ def test_nothing_before_the_cutoff_remains_anywhere(pruned):
     # the data we keep is really there (the search can fail)
     assert OPEN in text and ACTIVE in text
     assert sorted(p.name for p in pruned.inbox.iterdir()) == ["2020-12", "2021-01"]
+    assert sorted(p.name for p in pruned.exports.iterdir()) == ["101_dsa_2020-12_2020-12"]
     wh = Warehouse(pruned.warehouse)
     for table in wh.tables():
         assert all(not p[:1].isdigit() or p >= "2018-01" for p in wh.partitions(table)), table
