@@ -93,34 +93,43 @@ def _key_checks(name: str) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def _check_results(
-    name: str, data_root: DataRootResource, written: dict[str, pl.DataFrame]
-) -> list[dg.AssetCheckResult]:
-    key, fks = KEYS[name]
-    wh = data_root.warehouse
-    dups = sum(duplicate_keys(df, key) for df in written.values())
-    dims: dict[str, pl.DataFrame] = {}
-    missing: dict[str, int] = {}
-    for cols, dim, dim_cols in fks:
-        if not wh.partitions(dim):
-            missing[f"{'+'.join(cols)} -> {dim}"] = -1  # the dimension is not built yet
-            continue
-        if dim not in dims:
-            dims[dim] = wh.read(dim)
-        n = sum(orphans(df, cols, dims[dim], dim_cols) for df in written.values())
-        if n:
-            missing[f"{'+'.join(cols)} -> {dim}"] = n
-    return [
-        dg.AssetCheckResult(
-            check_name="noegle_unik", asset_key=name, passed=dups == 0, metadata={"dubletter": dups}
-        ),
-        dg.AssetCheckResult(
-            check_name="fremmednoegler",
-            asset_key=name,
-            passed=not missing,
-            metadata={"uopfyldte": dg.MetadataValue.json(missing)},
-        ),
-    ]
+class _KeyCheck:
+    """Counts duplicate keys and orphan foreign keys month by month (only counts are kept)."""
+
+    def __init__(self, name: str, data_root: DataRootResource):
+        self.name = name
+        self.key, self.fks = KEYS[name]
+        wh = data_root.warehouse
+        self.dims = {d: wh.read(d) for _, d, _ in self.fks if wh.partitions(d)}
+        self.duplicates = 0
+        self.missing: dict[str, int] = {
+            f"{'+'.join(c)} -> {d}": -1 for c, d, _ in self.fks if d not in self.dims
+        }  # -1: the dimension is not built yet
+
+    def add(self, df: pl.DataFrame) -> None:
+        self.duplicates += duplicate_keys(df, self.key)
+        for cols, dim, dim_cols in self.fks:
+            if dim in self.dims:
+                n = orphans(df, cols, self.dims[dim], dim_cols)
+                if n:
+                    label = f"{'+'.join(cols)} -> {dim}"
+                    self.missing[label] = self.missing.get(label, 0) + n
+
+    def results(self) -> list[dg.AssetCheckResult]:
+        return [
+            dg.AssetCheckResult(
+                check_name="noegle_unik",
+                asset_key=self.name,
+                passed=self.duplicates == 0,
+                metadata={"dubletter": self.duplicates},
+            ),
+            dg.AssetCheckResult(
+                check_name="fremmednoegler",
+                asset_key=self.name,
+                passed=not self.missing,
+                metadata={"uopfyldte": dg.MetadataValue.json(self.missing)},
+            ),
+        ]
 
 
 def _rollout_asset(name: str, deps: list[str], build, schema, cols):
@@ -148,21 +157,16 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
         with personal_data_guard():
             months = _months(context, data_root)
             source = build(data_root)
-            written: dict[str, pl.DataFrame] = {}
+            checks = _KeyCheck(name, data_root)
 
             def frames():
                 for m in months:
                     df = source(m).select(list(cols)).sort(_SORT).collect()
-                    # keep only the key columns for the checks: one month's rows at a time in full
-                    written[m] = df.select(
-                        {c for fk in KEYS[name][1] for c in fk[0]} | set(KEYS[name][0])
-                    )
+                    checks.add(df)
                     yield m, df
 
             result = publish_months(data_root, name, frames(), schema)
-            return dg.MaterializeResult(
-                metadata=result.metadata, check_results=_check_results(name, data_root, written)
-            )
+            return dg.MaterializeResult(metadata=result.metadata, check_results=checks.results())
 
     return _asset
 
