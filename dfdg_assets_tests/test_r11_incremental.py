@@ -141,3 +141,19 @@ def test_month_by_month_through_the_sensor_equals_one_backfill(generated, tmp_pa
         except AssertionError as e:
             raise AssertionError(f"{name}: {e}") from None
     assert wa.partitions("raw_visitation") == wb.partitions("raw_visitation") == MONTHS
+
+    # ... and the data packages of both paths are the same, apart from their generation time
+    import datetime as dt
+    import json
+
+    from dfdg_assets.exports.packages import export_package
+
+    when = dt.datetime(2021, 2, 15, 12, 0, tzinfo=dt.UTC)
+    for niveau in ("datamart", "dsa"):
+        pa = export_package(inc, 101, niveau, MONTHS[0], MONTHS[-1], out=tmp_path / "pa", now=when)
+        pb = export_package(full, 101, niveau, MONTHS[0], MONTHS[-1], out=tmp_path / "pb", now=when)
+        ma = json.loads((pa / "manifest.json").read_text())
+        mb = json.loads((pb / "manifest.json").read_text())
+        assert ma == mb and ma["tables"], niveau
+        for f in sorted(p.name for p in pa.iterdir()):
+            assert (pa / f).read_bytes() == (pb / f).read_bytes(), f"{niveau}/{f}"
