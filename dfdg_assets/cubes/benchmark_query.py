@@ -228,11 +228,6 @@ def format_benchmark(df: pl.DataFrame, fmt: str = "table") -> str:
 
 def write_benchmark(df: pl.DataFrame, fmt: str, out: str | Path) -> Path:
     """Write the benchmark rows to a file in any format (parquet included)."""
-    path = Path(out)
-    if path.parent and not path.parent.is_dir():
-        raise QueryError(f"mappen {path.parent} findes ikke")
-    if fmt == "parquet":
-        df.write_parquet(path)
-    else:
-        path.write_text(format_benchmark(df, fmt), encoding="utf-8")
-    return path
+    from dfdg_assets.cubes.query import write_result
+
+    return write_result(df, fmt, out, formatter=format_benchmark)

@@ -660,15 +660,16 @@ def format_result(df: pl.DataFrame, fmt: str = "table") -> str:
     raise QueryError(f"ukendt format {safe_value(fmt)}; kendte: {', '.join(FORMATS)}")
 
 
-def write_result(df: pl.DataFrame, fmt: str, out: str | Path) -> Path:
-    """Write the result to a file in any format (parquet included)."""
+def write_result(df: pl.DataFrame, fmt: str, out: str | Path, formatter=None) -> Path:
+    """Write the result to a file in any format (parquet included); text formats through
+    `formatter` (default: `format_result`)."""
     path = Path(out)
     if path.parent and not path.parent.is_dir():
         raise QueryError(f"mappen {path.parent} findes ikke")
     if fmt == "parquet":
         df.write_parquet(path)
     else:
-        path.write_text(format_result(df, fmt), encoding="utf-8")
+        path.write_text((formatter or format_result)(df, fmt), encoding="utf-8")
     return path
 
 
