@@ -80,7 +80,8 @@ ENGINES = (
 #: engines run at the pandas size (with pandas itself)
 PANDAS_SIZE_ENGINES = ("product", "sql", "pandas", "product-mem")
 GROUP_KEYS = ["maaned", "visitationskategori", "kommunekode"]
-PARTITION_SORT = ["kommunekode", "borger_key", "uge"]  # as dfdg_assets.facts.assets._SORT
+PARTITION_SORT = ["kommunekode", "borger_key", "uge"]  # the order the SQL engine writes
+SOURCE_ORDER = ["kommunekode", "borger_key", "startdato", "forloeb_id"]  # as the asset: sorted once
 QUERY_MEASURES = ["antal_borgere", "antal_visitationsforloeb"]
 QUERY_BY = ["maaned", "visitationskategori"]
 PREP_VERSION = 1
@@ -215,7 +216,12 @@ def _child_rollout(p: dict[str, Any]) -> dict[str, Any]:
             )
             res["rows"] = int(groups_direct["rows"].sum())
         else:
-            courses = build_courses(pl.scan_parquet(src)).select(COURSE_COLUMNS).collect()
+            courses = (
+                build_courses(pl.scan_parquet(src))
+                .select(COURSE_COLUMNS)
+                .sort(SOURCE_ORDER)
+                .collect()
+            )
             res["courses"] = courses.height
             res["courses_s"] = time.perf_counter() - t0
             lazy = courses.lazy()
@@ -223,18 +229,13 @@ def _child_rollout(p: dict[str, Any]) -> dict[str, Any]:
             rows = 0
             if engine == "product-asset":  # the asset's body: month by month, validated, written
                 for m in months:
-                    df = course_weeks(lazy, [m]).select(COURSE_WEEK_COLUMNS).sort(PARTITION_SORT).collect()
+                    df = course_weeks(lazy, [m]).select(COURSE_WEEK_COLUMNS).collect()
                     wh.write(FACT, validate(df, schema), m)
                     rows += df.height
                     del df
             else:
                 for m in months:
-                    part = (
-                        course_weeks(lazy, [m])
-                        .select(COURSE_WEEK_COLUMNS)
-                        .sort(PARTITION_SORT)
-                        .collect()
-                    )
+                    part = course_weeks(lazy, [m]).select(COURSE_WEEK_COLUMNS).collect()
                     wh.write(FACT, part, m)
                     rows += part.height
                     del part
