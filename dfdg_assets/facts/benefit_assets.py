@@ -102,14 +102,19 @@ def stg_ydelse(
     """YR rows per week-month: a later delivery carrying a citizen-week replaces all its earlier rows."""
     with personal_data_guard():
         wh = data_root.warehouse
-        frames = {}
-        for m in (month_of_key(k) for k in context.partition_keys):
-            frames[m] = (
-                yr_rows_for_month(wh, m)
-                if m >= YR_FIRST_MONTH
-                else pl.DataFrame(schema=YDELSE_COLS)
-            )
-        return publish_months(data_root, "stg_ydelse", frames, YDELSE_SCHEMA)
+
+        def frames():
+            for m in (month_of_key(k) for k in context.partition_keys):
+                yield (
+                    m,
+                    (
+                        yr_rows_for_month(wh, m)
+                        if m >= YR_FIRST_MONTH
+                        else pl.DataFrame(schema=YDELSE_COLS)
+                    ),
+                )
+
+        return publish_months(data_root, "stg_ydelse", frames(), YDELSE_SCHEMA)
 
 
 @_asset("fct_borger_ydelse_uge", ["stg_ydelse", "fct_visitation_uge", "fct_aktivitet_uge"])
@@ -119,24 +124,29 @@ def fct_borger_ydelse_uge(
     """The ydelsesaktivitet cube's link: each DFDG citizen-week with its YR benefit(s)."""
     with personal_data_guard():
         wh = data_root.warehouse
-        frames = {}
-        for m in (month_of_key(k) for k in context.partition_keys):
-            if m < YR_FIRST_MONTH:
-                frames[m] = pl.DataFrame(schema=BENEFIT_WEEK_COLS)
-                continue
-            pop = population_weeks(
-                wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
-                wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
-            )
-            yr = wh.scan("stg_ydelse", [m], schema=YDELSE_COLS)
-            frames[m] = (
-                citizen_week_benefits(pop, yr)
-                .with_columns(pl.lit(m).alias("maaned"))
-                .select(list(BENEFIT_WEEK_COLS))
-                .sort("borger_key", "uge", "beskaeftigelsesydelse")
-                .collect()
-            )
-        return publish_months(data_root, "fct_borger_ydelse_uge", frames, BENEFIT_WEEK_SCHEMA)
+
+        def frames():
+            for m in (month_of_key(k) for k in context.partition_keys):
+                if m < YR_FIRST_MONTH:
+                    yield m, pl.DataFrame(schema=BENEFIT_WEEK_COLS)
+                    continue
+                pop = population_weeks(
+                    wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
+                    wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
+                )
+                yr = wh.scan("stg_ydelse", [m], schema=YDELSE_COLS)
+                yield (
+                    m,
+                    (
+                        citizen_week_benefits(pop, yr)
+                        .with_columns(pl.lit(m).alias("maaned"))
+                        .select(list(BENEFIT_WEEK_COLS))
+                        .sort("borger_key", "uge", "beskaeftigelsesydelse")
+                        .collect()
+                    ),
+                )
+
+        return publish_months(data_root, "fct_borger_ydelse_uge", frames(), BENEFIT_WEEK_SCHEMA)
 
 
 @_asset("fct_befolkning_16_66", [raw_table("borger")])
@@ -146,19 +156,26 @@ def fct_befolkning_16_66(
     """Residents aged 16-66 per municipality, from the month's resident snapshot."""
     with personal_data_guard():
         wh = data_root.warehouse
-        frames = {}
-        for m in (month_of_key(k) for k in context.partition_keys):
-            if wh.has(raw_table("borger"), m):
-                frames[m] = (
-                    population_16_66(wh.scan(raw_table("borger"), [m]), m)
-                    .with_columns(pl.lit(m).alias("maaned"))
-                    .sort("kommunekode")
-                    .collect()
-                )
-            else:
-                context.log.warning(f"{m}: ingen borger-snapshot; 16-66-årige er ukendte (null)")
-                frames[m] = pl.DataFrame(schema=POP_COLS)
-        return publish_months(data_root, "fct_befolkning_16_66", frames, POP_SCHEMA)
+
+        def frames():
+            for m in (month_of_key(k) for k in context.partition_keys):
+                if wh.has(raw_table("borger"), m):
+                    yield (
+                        m,
+                        (
+                            population_16_66(wh.scan(raw_table("borger"), [m]), m)
+                            .with_columns(pl.lit(m).alias("maaned"))
+                            .sort("kommunekode")
+                            .collect()
+                        ),
+                    )
+                else:
+                    context.log.warning(
+                        f"{m}: ingen borger-snapshot; 16-66-årige er ukendte (null)"
+                    )
+                    yield m, pl.DataFrame(schema=POP_COLS)
+
+        return publish_months(data_root, "fct_befolkning_16_66", frames(), POP_SCHEMA)
 
 
 BENEFIT_FACTS = [stg_ydelse, fct_borger_ydelse_uge, fct_befolkning_16_66]
