@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.ledger import (
     delivery_tags,
@@ -21,30 +22,6 @@ from dfdg_assets.privacy import redact
 from dfdg_assets.settings import DataRoot
 from dfdg_assets.storage import Warehouse
 from dfdg_assets.weeks import month_key
-
-INSTANCE_YAML = """\
-# The Dagster instance of this data root (created by dfdg). Runs that write the warehouse carry
-# the tag dfdg/skriver and run one at a time; others queue behind them.
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    tag_concurrency_limits:
-      - key: "dfdg/skriver"
-        limit: 1
-telemetry:
-  enabled: false
-"""
-
-
-def open_instance(root: DataRoot) -> dg.DagsterInstance:
-    """The persistent Dagster instance under the data root (created on first use)."""
-    home = root.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    cfg = home / "dagster.yaml"
-    if not cfg.exists():
-        cfg.write_text(INSTANCE_YAML, encoding="utf-8")
-    return dg.DagsterInstance.from_config(str(home))
 
 
 def _run_config(root: DataRoot, accept: bool = False, retention: bool = True) -> dict:

@@ -8,7 +8,8 @@ import pytest
 from dfdg_assets.benchmark import assets as benchmark_assets
 from dfdg_assets.benchmark.assets import TABLE, afsloeringskontrol, cube_benchmark
 from dfdg_assets.generate import generate
-from dfdg_assets.loader import load, open_instance
+from dfdg_assets.loader import load
+from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.resources import DataRootResource
 from dfdg_assets.storage import Warehouse
 

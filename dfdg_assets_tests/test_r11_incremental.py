@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from dfdg_assets.definitions import defs
 from dfdg_assets.generate import generate
-from dfdg_assets.loader import open_instance
+from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.ledger import RolloutPlan
 from dfdg_assets.orchestration.sensors import nye_leveringer

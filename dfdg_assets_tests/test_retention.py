@@ -104,7 +104,10 @@ def pruned(tmp_path_factory):
     root = DataRoot.of(tmp_path_factory.mktemp("ret") / "data")
     root.inbox.mkdir(parents=True)
     # data packages ordered earlier: one reaching before the cutoff, one inside the window
-    for name, fra in (("101_dsa_2017-06_2017-12", "2017-06"), ("101_dsa_2020-12_2020-12", "2020-12")):
+    for name, fra in (
+        ("101_dsa_2017-06_2017-12", "2017-06"),
+        ("101_dsa_2020-12_2020-12", "2020-12"),
+    ):
         pkg = root.exports / name
         pkg.mkdir(parents=True)
         (pkg / "manifest.json").write_text(json.dumps({"period": {"fra": fra, "til": fra}}))

@@ -18,7 +18,7 @@ import dagster as dg
 import pytest
 
 from dfdg_assets.definitions import defs
-from dfdg_assets.loader import open_instance
+from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB
 from dfdg_assets.orchestration.ledger import delivery_tags
 from dfdg_assets.orchestration.schedules import maanedlig_indlaesning, month_due

@@ -29,8 +29,9 @@ from dagster._core.storage.tags import (
 
 from dfdg_assets.definitions import defs
 from dfdg_assets.ingest.delivery import Completeness
-from dfdg_assets.loader import load, open_instance
+from dfdg_assets.loader import load
 from dfdg_assets.orchestration import ledger
+from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.sensors import nye_leveringer
 from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY
