@@ -113,3 +113,27 @@ def test_readme_links_spec_and_glossary():
         "docs/spec.md"
         in (ROOT / "docs" / "decisions.md").read_text(encoding="utf-8").split("\n## ", 1)[0]
     )
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_links_between_the_docs_resolve():
+    docs = ROOT / "docs"
+    anchors = {
+        p.name: {_anchor(h) for h in re.findall(r"^#+ (.+)$", p.read_text(encoding="utf-8"), re.M)}
+        for p in docs.glob("*.md")
+    }
+    assert "r4-visitation-courses-visitationsforløb" in anchors["spec.md"]
+    broken = []
+    for name in ("spec.md", "glossary.md", "decisions.md"):
+        for target, frag in re.findall(
+            r"\]\(([\w.]*)(?:#([^)]+))?\)", (docs / name).read_text(encoding="utf-8")
+        ):
+            page = target or name
+            if page not in anchors or (frag and frag not in anchors[page]):
+                broken.append(f"{name}: {target}#{frag}")
+    assert broken == []
