@@ -10,8 +10,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from dfdg_assets.privacy import PersonalDataSafeError, redact
-from dfdg_assets.settings import DataRoot
+from dfdg_assets.core.privacy import PersonalDataSafeError, redact
+from dfdg_assets.core.settings import DataRoot
 
 
 class CliError(Exception):
@@ -57,7 +57,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         raise CliError(
             f"ingen inbox i {root.root}: kør først `dfdg generate` eller læg leveringer i {root.inbox}"
         )
-    from dfdg_assets.loader import load
+    from dfdg_assets.orchestration.loader import load
 
     report = load(root, through=args.through, accept=set(args.accepter or []))
     return 0 if report.ok else 1
@@ -188,7 +188,7 @@ def _one_line_error(message: str) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     import json
 
-    from dfdg_assets.bench.run import format_report, run_bench
+    from dfdg_assets.perf.run import format_report, run_bench
 
     result = run_bench(
         borgere=args.borgere,

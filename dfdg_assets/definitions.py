@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.exports.jobs import eksporter_datapakke
 from dfdg_assets.orchestration.jobs import (
     ASSET_CHECKS,
@@ -15,7 +16,6 @@ from dfdg_assets.orchestration.jobs import (
 )
 from dfdg_assets.orchestration.schedules import maanedlig_indlaesning
 from dfdg_assets.orchestration.sensors import nye_leveringer
-from dfdg_assets.resources import DataRootResource
 
 defs = dg.Definitions(
     assets=[*INGEST_ASSETS, *ROLLOUT_ASSETS, duckdb_katalog],

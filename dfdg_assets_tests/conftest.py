@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from dfdg_assets.settings import DataRoot
+from dfdg_assets.core.settings import DataRoot
 
 
 @pytest.fixture

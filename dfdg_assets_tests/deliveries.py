@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from dfdg_assets import contract
+from dfdg_assets.ingest import contract
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WORKED_INBOX = FIXTURES / "worked" / "inbox"

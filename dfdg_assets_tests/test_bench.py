@@ -1,4 +1,4 @@
-"""`dfdg bench` (dfdg_assets.bench.run) on a tiny generated dataset.
+"""`dfdg bench` (dfdg_assets.perf.run) on a tiny generated dataset.
 
 Asserts that the product's roll-out, the DuckDB-SQL and the pandas implementations agree, that
 every figure is present and positive, and that the timed query answers what the roll-out holds.
@@ -12,7 +12,7 @@ import importlib.util
 import polars as pl
 import pytest
 
-from dfdg_assets.bench.run import _Checker, format_report, run_bench
+from dfdg_assets.perf.run import _Checker, format_report, run_bench
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("pandas") is None, reason="the pandas reference needs pandas"

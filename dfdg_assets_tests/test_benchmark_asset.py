@@ -7,16 +7,16 @@ import pytest
 
 from dfdg_assets.benchmark import assets as benchmark_assets
 from dfdg_assets.benchmark.assets import TABLE, afsloeringskontrol, cube_benchmark
+from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.generate import generate
-from dfdg_assets.loader import load
 from dfdg_assets.orchestration.instance import open_instance
-from dfdg_assets.resources import DataRootResource
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets.storage import Warehouse
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
-    from dfdg_assets.settings import DataRoot
+    from dfdg_assets.core.settings import DataRoot
 
     root = DataRoot.of(tmp_path_factory.mktemp("bm") / "data")
     generate(

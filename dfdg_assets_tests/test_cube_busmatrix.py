@@ -9,12 +9,12 @@ import duckdb
 import polars as pl
 import pytest
 
+from dfdg_assets.core.privacy import PersonalDataSafeError
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes import busmatrix
 from dfdg_assets.cubes.busmatrix import QueryError, check
 from dfdg_assets.cubes.query import query_dfdg
-from dfdg_assets.loader import load
-from dfdg_assets.privacy import PersonalDataSafeError
-from dfdg_assets.settings import DataRoot
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets_tests.deliveries import borger, visitation, write_delivery
 
 CPR = "6101801234"

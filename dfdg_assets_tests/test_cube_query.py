@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.query import format_result, query_dfdg
-from dfdg_assets.loader import load
-from dfdg_assets.settings import DataRoot
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets_tests.deliveries import borger, copy_worked, visitation, write_delivery
 
 ALL = [

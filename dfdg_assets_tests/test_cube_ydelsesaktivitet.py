@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes import busmatrix
 from dfdg_assets.cubes.busmatrix import QueryError, check
 from dfdg_assets.cubes.query import format_result, query_dfdg, query_ydelsesaktivitet
-from dfdg_assets.loader import load
-from dfdg_assets.settings import DataRoot
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets_tests.deliveries import borger, visitation, write_delivery
 
 B, R = "antal_borgere", "gns_refusionsprocent"

@@ -12,9 +12,9 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from dfdg_assets.definitions import defs
-from dfdg_assets.loader import load
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets.storage import Warehouse
 from dfdg_assets_tests.deliveries import (
     WORKED_CPR,

@@ -20,6 +20,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from dfdg_assets.core.privacy import PersonalDataSafeError
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.exports.packages import (
     DATAMART_TABLES,
     DSA_TABLES,
@@ -31,9 +33,7 @@ from dfdg_assets.exports.packages import (
     read_manifest,
 )
 from dfdg_assets.generate import generate
-from dfdg_assets.loader import load
-from dfdg_assets.privacy import PersonalDataSafeError
-from dfdg_assets.settings import DataRoot
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets.storage import Warehouse
 
 KOMMUNER = [101, 751, 825]

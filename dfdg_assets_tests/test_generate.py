@@ -11,12 +11,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dfdg_assets import contract
+from dfdg_assets.core.weeks import add_months, monday_of_label, week_month
 from dfdg_assets.generate import GenerateSummary, generate
 from dfdg_assets.generate import run as generate_run
 from dfdg_assets.generate.common import reference
 from dfdg_assets.generate.municipalities import allocate, select
-from dfdg_assets.weeks import add_months, monday_of_label, week_month
+from dfdg_assets.ingest import contract
 
 REF = Path(contract.__file__).parent / "reference"
 SMALL = dict(kommuner=3, borgere=1500, fra="2019-10", til="2020-03", seed=7)

@@ -7,11 +7,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.ingest.delivery import read_delivery
 from dfdg_assets.ingest.errors import DeliveryRejected
-from dfdg_assets.loader import load
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets.raw.assets import raw_levering
-from dfdg_assets.resources import DataRootResource
 from dfdg_assets_tests.conftest import warehouse_snapshot
 from dfdg_assets_tests.deliveries import WORKED_CPR, copy_worked, write_manifest
 

@@ -3,10 +3,10 @@
 import polars as pl
 import pytest
 
-from dfdg_assets import contract
+from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import CONFLICT, check_rows
-from dfdg_assets.loader import load
 from dfdg_assets.orchestration.instance import open_instance
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets.raw.assets import TAG_ACCEPTED
 from dfdg_assets.storage import Warehouse
 from dfdg_assets_tests.deliveries import borger, visitation, write_delivery

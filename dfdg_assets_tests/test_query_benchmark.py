@@ -25,6 +25,7 @@ import polars as pl
 import pytest
 
 from dfdg_assets.benchmark.assets import COLUMNS as PUBLISHED_COLUMNS
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.benchmark_query import (
     COLUMNS,
     FIGURES,
@@ -32,8 +33,7 @@ from dfdg_assets.cubes.benchmark_query import (
     query_benchmark,
 )
 from dfdg_assets.cubes.query import QueryError
-from dfdg_assets.loader import load
-from dfdg_assets.settings import DataRoot
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets_tests.deliveries import borger, visitation, write_delivery
 
 MONTHS = ["2020-01", "2020-02"]

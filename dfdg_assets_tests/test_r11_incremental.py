@@ -10,15 +10,15 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from dfdg_assets.core.partitions import retention_start
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.definitions import defs
 from dfdg_assets.generate import generate
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.ledger import RolloutPlan
 from dfdg_assets.orchestration.sensors import nye_leveringer
-from dfdg_assets.partitions import retention_start
-from dfdg_assets.resources import DataRootResource
-from dfdg_assets.settings import DataRoot
 from dfdg_assets.storage import Warehouse
 
 MONTHS = ["2020-10", "2020-11", "2020-12", "2021-01"]

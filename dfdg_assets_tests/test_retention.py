@@ -7,11 +7,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from dfdg_assets import contract
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.query import query_dfdg
-from dfdg_assets.loader import load
+from dfdg_assets.ingest import contract
 from dfdg_assets.maintenance.retention import prune
-from dfdg_assets.settings import DataRoot
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets.storage import Warehouse
 from dfdg_assets_tests.conftest import warehouse_snapshot
 from dfdg_assets_tests.deliveries import borger, visitation, write_delivery

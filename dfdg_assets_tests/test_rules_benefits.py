@@ -6,7 +6,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from dfdg_assets.cpr import birth_date_expr
+from dfdg_assets.core.cpr import birth_date_expr
 from dfdg_assets.rules.benefits import (
     HELE_LANDET,
     UDEN_YDELSE,

@@ -6,8 +6,8 @@ import datetime as dt
 
 import polars as pl
 
+from dfdg_assets.core.weeks import OPEN_END
 from dfdg_assets.rules import COURSE_COLUMNS, build_courses
-from dfdg_assets.weeks import OPEN_END
 
 VIS_SCHEMA = {
     "visitation_id": pl.String,

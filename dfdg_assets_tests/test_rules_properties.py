@@ -14,8 +14,9 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dfdg_assets.bench.rollout_pandas import course_weeks_pandas
-from dfdg_assets.bench.rollout_sql import course_weeks_sql, courses_sql
+from dfdg_assets.core.weeks import OPEN_END, months_between, rollout_end, week_label, weeks_of_month
+from dfdg_assets.perf.rollout_pandas import course_weeks_pandas
+from dfdg_assets.perf.rollout_sql import course_weeks_sql, courses_sql
 from dfdg_assets.rules import (
     COURSE_COLUMNS,
     COURSE_WEEK_COLUMNS,
@@ -24,7 +25,6 @@ from dfdg_assets.rules import (
     conversation_weeks,
     course_weeks,
 )
-from dfdg_assets.weeks import OPEN_END, months_between, rollout_end, week_label, weeks_of_month
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 import polars as pl
 
+from dfdg_assets.core.weeks import OPEN_END
 from dfdg_assets.rules import (
     COURSE_WEEK_COLUMNS,
     activity_weeks,
@@ -13,7 +14,6 @@ from dfdg_assets.rules import (
     conversation_weeks,
     course_weeks,
 )
-from dfdg_assets.weeks import OPEN_END
 
 VIS_SCHEMA = {
     "visitation_id": pl.String,

@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.definitions import defs
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB
 from dfdg_assets.orchestration.ledger import delivery_tags
 from dfdg_assets.orchestration.schedules import maanedlig_indlaesning, month_due
 from dfdg_assets.raw.assets import TAG_CONTENT, TAG_DELIVERY
-from dfdg_assets.resources import DataRootResource
-from dfdg_assets.settings import DataRoot
 from dfdg_assets_tests.deliveries import (
     WORKED_CPR,
     WORKED_NAME,

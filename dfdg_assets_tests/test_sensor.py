@@ -27,16 +27,16 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.definitions import defs
 from dfdg_assets.ingest.delivery import Completeness
-from dfdg_assets.loader import load
 from dfdg_assets.orchestration import ledger
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
+from dfdg_assets.orchestration.loader import load
 from dfdg_assets.orchestration.sensors import nye_leveringer
 from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY
-from dfdg_assets.resources import DataRootResource
-from dfdg_assets.settings import DataRoot
 from dfdg_assets.storage import Warehouse
 from dfdg_assets_tests.deliveries import (
     WORKED_CPR,

@@ -9,20 +9,20 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from dfdg_assets.contract import YR_FIRST_MONTH
+from dfdg_assets.core.guard import personal_data_guard
+from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.privacy import PersonalDataSafeError
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.schemas import table_schema
+from dfdg_assets.core.weeks import month_of_key
 from dfdg_assets.cubes.disclosure import add_key_figures, audit, suppress
 from dfdg_assets.dimensions import build
 from dfdg_assets.facts.benefit_assets import POP_COLS, YDELSE_COLS
 from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
-from dfdg_assets.guard import personal_data_guard
-from dfdg_assets.partitions import data_months
-from dfdg_assets.privacy import PersonalDataSafeError
+from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table
-from dfdg_assets.resources import DataRootResource
 from dfdg_assets.rules.benefits import benchmark_counts
-from dfdg_assets.schemas import table_schema
 from dfdg_assets.storage.warehouse import document_table
-from dfdg_assets.weeks import month_of_key
 
 TABLE = "cube_benchmark"
 GRAIN = (

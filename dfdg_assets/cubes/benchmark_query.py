@@ -29,9 +29,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from dfdg_assets.core.privacy import safe_value
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.query import QueryError, _month_arg, _open, _table
-from dfdg_assets.privacy import safe_value
-from dfdg_assets.settings import DataRoot
 
 __all__ = [
     "BREAKDOWNS",

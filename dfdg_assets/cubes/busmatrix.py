@@ -23,8 +23,8 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from dfdg_assets.contract import YR_FIRST_MONTH  # the YR-based cubes start with 2020-01 (R8)
-from dfdg_assets.privacy import PersonalDataSafeError, safe_value
+from dfdg_assets.core.privacy import PersonalDataSafeError, safe_value
+from dfdg_assets.ingest.contract import YR_FIRST_MONTH  # the YR-based cubes start with 2020-01 (R8)
 
 
 class QueryError(PersonalDataSafeError):

@@ -37,6 +37,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from dfdg_assets.core.privacy import safe_value
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.busmatrix import (
     ACTIVITY,
     CONVERSATION,
@@ -52,8 +54,6 @@ from dfdg_assets.cubes.busmatrix import (
     check,
 )
 from dfdg_assets.dimensions.build import UNKNOWN_EDUCATION_TITLE, UNKNOWN_ORG_NAME
-from dfdg_assets.privacy import safe_value
-from dfdg_assets.settings import DataRoot
 
 __all__ = [
     "FORMATS",

@@ -5,19 +5,19 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from dfdg_assets import contract
-from dfdg_assets.cpr import surrogate_keys
+from dfdg_assets.core.cpr import surrogate_keys
+from dfdg_assets.core.guard import personal_data_guard
+from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.publishing import publish_months, publish_table
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.schemas import table_schema
+from dfdg_assets.core.weeks import day_frame, month_of_key, week_frame
 from dfdg_assets.dimensions import build
-from dfdg_assets.guard import personal_data_guard
+from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import raw_schema
-from dfdg_assets.partitions import data_months
-from dfdg_assets.publishing import publish_months, publish_table
 from dfdg_assets.raw.ingest import raw_table, versions
-from dfdg_assets.resources import DataRootResource
-from dfdg_assets.schemas import table_schema
 from dfdg_assets.staging.assets import staging_schema
 from dfdg_assets.storage.warehouse import document_table
-from dfdg_assets.weeks import day_frame, month_of_key, week_frame
 
 GRAIN = {
     "dim_tid_uge": "one row per ISO week; partition M holds the weeks whose Sunday falls in M (R2)",

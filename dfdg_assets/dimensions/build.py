@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from dfdg_assets import refdata
-from dfdg_assets.cpr import birth_date_expr, stable_key
+from dfdg_assets.core import refdata
+from dfdg_assets.core.cpr import birth_date_expr, stable_key
 
 UNKNOWN_ORG_NAME = "Ukendt organisation"
 UNKNOWN_EDUCATION_TITLE = "Ukendt uddannelse"

@@ -11,9 +11,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from dfdg_assets.core.guard import personal_data_guard
+from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.exports.packages import export_package, read_manifest
-from dfdg_assets.guard import personal_data_guard
-from dfdg_assets.resources import DataRootResource
 
 EXPORT_JOB = "eksporter_datapakke"
 

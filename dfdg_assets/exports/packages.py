@@ -32,12 +32,12 @@ from typing import Literal
 
 import polars as pl
 
-from dfdg_assets import refdata
+from dfdg_assets.core import refdata
+from dfdg_assets.core.privacy import PersonalDataSafeError
+from dfdg_assets.core.settings import DataRoot
+from dfdg_assets.core.weeks import months_between
 from dfdg_assets.exports import docs
-from dfdg_assets.privacy import PersonalDataSafeError
-from dfdg_assets.settings import DataRoot
 from dfdg_assets.storage import Warehouse
-from dfdg_assets.weeks import months_between
 
 Niveau = Literal["datamart", "dsa"]
 NIVEAUER: tuple[str, ...] = ("datamart", "dsa")

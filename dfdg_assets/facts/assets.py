@@ -5,6 +5,11 @@ in one run, one month at a time to bound memory."""
 import dagster as dg
 import polars as pl
 
+from dfdg_assets.core.guard import personal_data_guard
+from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.publishing import publish_months, publish_table
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.weeks import month_of_key
 from dfdg_assets.facts.keys import KEYS, duplicate_keys, orphans
 from dfdg_assets.facts.schemas import (
     ACTIVITY_WEEK_COLS,
@@ -17,15 +22,10 @@ from dfdg_assets.facts.schemas import (
     participant_schema,
     visitation_week_schema,
 )
-from dfdg_assets.guard import personal_data_guard
-from dfdg_assets.partitions import data_months
-from dfdg_assets.publishing import publish_months, publish_table
-from dfdg_assets.resources import DataRootResource
 from dfdg_assets.rules.courses import build_courses
 from dfdg_assets.rules.rollout import activity_weeks, conversation_weeks, course_weeks
 from dfdg_assets.staging.assets import staging_schema
 from dfdg_assets.storage.warehouse import document_table
-from dfdg_assets.weeks import month_of_key
 
 GRAIN = {
     "stg_visitationsforloeb": "one row per visitation course (forloeb_id = the visitation that opened it), R4",

@@ -5,23 +5,23 @@ in the rollout job; months before 2020-01 hold empty partitions."""
 import dagster as dg
 import polars as pl
 
-from dfdg_assets.contract import YR_FIRST_MONTH
-from dfdg_assets.cpr import surrogate_keys
+from dfdg_assets.core.cpr import surrogate_keys
+from dfdg_assets.core.guard import personal_data_guard
+from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.publishing import publish_months
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.schemas import table_schema
+from dfdg_assets.core.weeks import month_of_key, week_frame
 from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS, WEEK_COLS
-from dfdg_assets.guard import personal_data_guard
-from dfdg_assets.partitions import data_months
-from dfdg_assets.publishing import publish_months
+from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table, versions
-from dfdg_assets.resources import DataRootResource
 from dfdg_assets.rules.benefits import (
     citizen_week_benefits,
     current_yr_rows,
     population_16_66,
     population_weeks,
 )
-from dfdg_assets.schemas import table_schema
 from dfdg_assets.storage.warehouse import document_table
-from dfdg_assets.weeks import month_of_key, week_frame
 
 GRAIN = {
     "stg_ydelse": "one row per YR row (citizen, week, benefit row) of the latest delivery carrying the citizen-week (R3); partition M = weeks belonging to M",

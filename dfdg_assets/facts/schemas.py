@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from dfdg_assets.schemas import table_schema
+from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.staging.assets import staging_schema
 
 WEEK_COLS = {"uge": pl.String(), "maaned": pl.String(), "kvartal": pl.String(), "aar": pl.Int32()}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from ..contract import YR_FIRST_MONTH
+from ..ingest.contract import YR_FIRST_MONTH
 from .common import (
     Period,
     Reference,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..contract import FILES, MANIFEST, SEPARATOR
+from ..ingest.contract import FILES, MANIFEST, SEPARATOR
 
 # Sort order of each file: the record's citizen, time and id. Ties (only injected duplicates)
 # keep their (deterministic) order.

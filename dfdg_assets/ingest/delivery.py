@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dfdg_assets import contract
+from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.errors import DeliveryRejected
 
 _MONTH_DIR = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

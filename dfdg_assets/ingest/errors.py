@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dfdg_assets.privacy import PersonalDataSafeError, redact
+from dfdg_assets.core.privacy import PersonalDataSafeError, redact
 
 
 class DeliveryRejected(PersonalDataSafeError):

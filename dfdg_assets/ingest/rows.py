@@ -17,10 +17,11 @@ from functools import cache
 
 import polars as pl
 
-from dfdg_assets import contract, refdata
-from dfdg_assets.contract import Kind
-from dfdg_assets.cpr import valid_cpr_expr
-from dfdg_assets.weeks import month_last_day
+from dfdg_assets.core import refdata
+from dfdg_assets.core.cpr import valid_cpr_expr
+from dfdg_assets.core.weeks import month_last_day
+from dfdg_assets.ingest import contract
+from dfdg_assets.ingest.contract import Kind
 
 REJECTED_SCHEMA = {
     "data_maaned": pl.String,

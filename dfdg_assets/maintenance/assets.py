@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from dfdg_assets.guard import personal_data_guard
-from dfdg_assets.resources import DataRootResource
+from dfdg_assets.core.guard import personal_data_guard
+from dfdg_assets.core.resources import DataRootResource
 
 
 def catalogue_asset(upstream: list) -> dg.AssetsDefinition:
@@ -44,8 +44,8 @@ class RetentionConfig(dg.Config):
 
 def retention_asset(upstream: list):
     """R10 pruning, in every ingest run between the raw layer and everything built from it."""
+    from dfdg_assets.core.partitions import retention_start
     from dfdg_assets.maintenance.retention import prune
-    from dfdg_assets.partitions import retention_start
 
     @dg.asset(
         name="beskaer_opbevaring",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dfdg_assets.settings import DataRoot
+from dfdg_assets.core.settings import DataRoot
 
 INSTANCE_YAML = """\
 # The Dagster instance of this data root (created by dfdg). Runs that write the warehouse carry

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from dfdg_assets.benchmark.assets import afsloeringskontrol, cube_benchmark
+from dfdg_assets.core.partitions import data_months
 from dfdg_assets.dimensions.assets import INGEST_DIMENSIONS, ROLLOUT_DIMENSIONS
 from dfdg_assets.facts.assets import INGEST_FACTS, ROLLOUT_FACTS
 from dfdg_assets.facts.benefit_assets import BENEFIT_FACTS
 from dfdg_assets.maintenance.assets import catalogue_asset, retention_asset
-from dfdg_assets.partitions import data_months
 from dfdg_assets.raw.assets import raw_levering
 from dfdg_assets.staging.assets import STAGING_ASSETS
 

@@ -19,12 +19,12 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from dfdg_assets.core.partitions import retention_start  # noqa: F401 - part of the ledger API
+from dfdg_assets.core.weeks import add_months, month_key
 from dfdg_assets.ingest.delivery import Completeness, completeness, delivery_months
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
-from dfdg_assets.partitions import retention_start  # noqa: F401 - part of the ledger API
 from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY, TAG_NEWEST
 from dfdg_assets.storage import Warehouse
-from dfdg_assets.weeks import add_months, month_key
 
 _IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,

@@ -2,12 +2,12 @@
 
 import dagster as dg
 
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.weeks import add_months
 from dfdg_assets.ingest.delivery import completeness
 from dfdg_assets.orchestration.jobs import ingest_job
 from dfdg_assets.orchestration.ledger import is_loaded, loaded_hash
 from dfdg_assets.orchestration.sensors import ingest_request
-from dfdg_assets.resources import DataRootResource
-from dfdg_assets.weeks import add_months
 
 
 def month_due(scheduled: object) -> str:

@@ -7,6 +7,9 @@ import json
 
 import dagster as dg
 
+from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.weeks import month_key
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB, ingest_job, rollout_job
 from dfdg_assets.orchestration.ledger import (
     delivery_tags,
@@ -19,9 +22,6 @@ from dfdg_assets.orchestration.ledger import (
     pending_deliveries,
     plan_rollout,
 )
-from dfdg_assets.partitions import data_months
-from dfdg_assets.resources import DataRootResource
-from dfdg_assets.weeks import month_key
 
 
 def ingest_request(month: str, content_hash: str, previous: str | None = None) -> dg.RunRequest:

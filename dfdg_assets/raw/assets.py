@@ -7,15 +7,15 @@ the others, and the step fails at the end naming every month that did.
 
 import dagster as dg
 
-from dfdg_assets import contract
-from dfdg_assets.guard import personal_data_guard
+from dfdg_assets.core.guard import personal_data_guard
+from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.schemas import SchemaViolation
+from dfdg_assets.core.weeks import month_of_key
+from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.errors import DeliveryHeld, DeliveryRejected
-from dfdg_assets.partitions import data_months
 from dfdg_assets.raw.ingest import REJECTED_TABLE, IngestedDelivery, ingest_delivery, raw_table
-from dfdg_assets.resources import DataRootResource
-from dfdg_assets.schemas import SchemaViolation
 from dfdg_assets.storage.warehouse import document_table
-from dfdg_assets.weeks import month_of_key
 
 TAG_DELIVERY = "dfdg/levering"
 TAG_CONTENT = "dfdg/indhold"

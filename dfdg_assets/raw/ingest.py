@@ -11,12 +11,12 @@ from pathlib import Path
 
 import polars as pl
 
-from dfdg_assets import contract
+from dfdg_assets.core.privacy import safe_value
+from dfdg_assets.core.schemas import raw_table_schema, rejected_schema, validate
+from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.delivery import read_delivery
 from dfdg_assets.ingest.errors import DeliveryHeld
 from dfdg_assets.ingest.rows import REJECTED_SCHEMA, check_rows, raw_schema
-from dfdg_assets.privacy import safe_value
-from dfdg_assets.schemas import raw_table_schema, rejected_schema, validate
 from dfdg_assets.staging.versions import affected_from_month, earliest_affected_date
 from dfdg_assets.storage import Warehouse
 

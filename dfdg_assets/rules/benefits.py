@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from dfdg_assets.cpr import age_on_expr, birth_date_expr
-from dfdg_assets.weeks import month_last_day
+from dfdg_assets.core.cpr import age_on_expr, birth_date_expr
+from dfdg_assets.core.weeks import month_last_day
 
 UDEN_YDELSE = "Uden ydelse i YR"
 HELE_LANDET = "Hele landet"

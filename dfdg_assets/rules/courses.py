@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from dfdg_assets.weeks import OPEN_END
+from dfdg_assets.core.weeks import OPEN_END
 
 AFMELDT = "Afmeldt"
 

@@ -1,6 +1,6 @@
 """R5-R7 week roll-outs: courses, activities and conversations to (record, ISO week) rows.
 
-Weeks and months follow R2 (`dfdg_assets.weeks`): a week belongs to the month of its Sunday,
+Weeks and months follow R2 (`dfdg_assets.core.weeks`): a week belongs to the month of its Sunday,
 and a roll-out for `months` produces exactly the weeks whose Sunday lies in one of them.
 Every record is expanded only over the weeks it overlaps inside the range of those weeks
 (first/last week index clipped to the range, exploded as an integer range); the week
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from dfdg_assets.core.weeks import OPEN_END
 from dfdg_assets.rules.weekindex import WeekRange, date_days, week_index_expr, week_range
-from dfdg_assets.weeks import OPEN_END
 
 HELD = "Afholdt"
 WEEK_ATTRS = ["uge", "maaned", "kvartal", "aar"]

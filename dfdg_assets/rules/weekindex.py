@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from dfdg_assets.weeks import months_between, rollout_end, week_frame
+from dfdg_assets.core.weeks import months_between, rollout_end, week_frame
 
 _EPOCH = dt.date(1970, 1, 1)
 

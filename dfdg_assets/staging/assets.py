@@ -4,14 +4,14 @@ by the citizen's surrogate key. Unpartitioned: the current state spans every del
 import dagster as dg
 import polars as pl
 
-from dfdg_assets import contract
-from dfdg_assets.cpr import surrogate_keys
-from dfdg_assets.guard import personal_data_guard
+from dfdg_assets.core.cpr import surrogate_keys
+from dfdg_assets.core.guard import personal_data_guard
+from dfdg_assets.core.publishing import publish_table
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.schemas import table_schema
+from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import raw_schema
-from dfdg_assets.publishing import publish_table
 from dfdg_assets.raw.ingest import raw_table, versions
-from dfdg_assets.resources import DataRootResource
-from dfdg_assets.schemas import table_schema
 from dfdg_assets.staging.versions import current_participants, latest_version, with_borger_key
 from dfdg_assets.storage.warehouse import document_table
 
@@ -60,9 +60,14 @@ def build_record_staging(wh, name: str) -> pl.DataFrame:
         if current.height
         else pl.Series([], dtype=pl.Int64)
     )
-    return with_borger_key(
-        current.lazy(), pl.DataFrame({"cpr": current["cpr"], "borger_key": keys}).unique()
-    ).collect()
+    key = list(_RECORDS[name])
+    return (
+        with_borger_key(
+            current.lazy(), pl.DataFrame({"cpr": current["cpr"], "borger_key": keys}).unique()
+        )
+        .sort(key)
+        .collect()
+    )
 
 
 def _record_asset(name: str):

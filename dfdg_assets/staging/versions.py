@@ -12,7 +12,7 @@ import datetime as dt
 
 import polars as pl
 
-from dfdg_assets.weeks import week_month
+from dfdg_assets.core.weeks import week_month
 
 
 def latest_version(versions: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
@@ -34,7 +34,7 @@ def with_borger_key(lf: pl.LazyFrame, keys: pl.DataFrame) -> pl.LazyFrame:
     cols = [c for c in lf.collect_schema().names() if c != "cpr"]
     pos = lf.collect_schema().names().index("cpr")
     out_cols = cols[:pos] + ["borger_key"] + cols[pos:]
-    return lf.join(keys.lazy(), on="cpr", how="left").select(out_cols)
+    return lf.join(keys.lazy(), on="cpr", how="left", maintain_order="left").select(out_cols)
 
 
 def earliest_affected_date(

@@ -23,7 +23,7 @@ Engines (what a run computes, all months at once unless said otherwise):
 In-memory results of all 48 months at 1M citizens are on the order of 10^8 rows, so the
 in-memory engines run at a smaller size (`small_citizens`, default 100,000).
 
-Run: `python -m dfdg_assets.bench.rollout_scale [--citizens N] [--small-citizens N]`
+Run: `python -m dfdg_assets.perf.rollout_scale [--citizens N] [--small-citizens N]`
 (a later `dfdg bench` calls `measure`).
 """
 
@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from dfdg_assets.weeks import month_first_day, month_last_day, months_between
+from dfdg_assets.core.weeks import month_first_day, month_last_day, months_between
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 FIRST_MONTH, LAST_MONTH = "2017-01", "2020-12"
@@ -178,7 +178,7 @@ def run_engine(engine: str, input_path: Path, months: list[str], out_dir: Path) 
         import duckdb
         import pyarrow.parquet as pq
 
-        from dfdg_assets.bench.rollout_sql import (
+        from dfdg_assets.perf.rollout_sql import (
             COURSE_WEEKS_SQL,
             course_weeks_relation,
             course_weeks_sql,
@@ -208,7 +208,7 @@ def run_engine(engine: str, input_path: Path, months: list[str], out_dir: Path) 
     elif engine == "pandas":
         import pandas as pd
 
-        from dfdg_assets.bench.rollout_pandas import course_weeks_pandas
+        from dfdg_assets.perf.rollout_pandas import course_weeks_pandas
 
         rows = len(course_weeks_pandas(pd.read_parquet(input_path), months))
     else:
@@ -231,7 +231,7 @@ def _run_child(engine: str, input_path: Path, months: list[str], out_dir: Path) 
     cmd = [
         sys.executable,
         "-m",
-        "dfdg_assets.bench.rollout_scale",
+        "dfdg_assets.perf.rollout_scale",
         "--child",
         engine,
         "--input",

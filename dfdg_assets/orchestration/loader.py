@@ -10,6 +10,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from dfdg_assets.core.privacy import redact
+from dfdg_assets.core.settings import DataRoot
+from dfdg_assets.core.weeks import month_key
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.ledger import (
@@ -18,10 +21,7 @@ from dfdg_assets.orchestration.ledger import (
     pending_deliveries,
     plan_rollout,
 )
-from dfdg_assets.privacy import redact
-from dfdg_assets.settings import DataRoot
 from dfdg_assets.storage import Warehouse
-from dfdg_assets.weeks import month_key
 
 
 def _run_config(root: DataRoot, accept: bool = False, retention: bool = True) -> dict:

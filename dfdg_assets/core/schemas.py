@@ -10,9 +10,10 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from dfdg_assets import contract, refdata
+from dfdg_assets.core import refdata
+from dfdg_assets.core.privacy import PersonalDataSafeError
+from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import REJECTED_SCHEMA, raw_schema
-from dfdg_assets.privacy import PersonalDataSafeError
 
 
 class SchemaViolation(PersonalDataSafeError):

@@ -1,7 +1,7 @@
 """`dfdg bench`: the product's visitation roll-out against plain DuckDB SQL and pandas, on the
 product's own synthetic deliveries, plus the incremental cost of a month and a cube query.
 
-    from dfdg_assets.bench.run import run_bench, format_report
+    from dfdg_assets.perf.run import run_bench, format_report
     result = run_bench(borgere=1_000_000, workdir=Path("/tmp/dfdg-bench"))
     print(format_report(result))
 
@@ -43,7 +43,7 @@ Steps (SPEC R3-R5, section 4):
    `python -m dfdg_assets.cli query dfdg ...` when that subcommand exists, with `-X importtime`
    telling whether Dagster was imported.
 
-Children: `python -m dfdg_assets.bench.run --child '<json>'` prints `RESULT <json>`.
+Children: `python -m dfdg_assets.perf.run --child '<json>'` prints `RESULT <json>`.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dfdg_assets.bench.rollout_scale import TIME_BIN, _parse_time_v
+from dfdg_assets.perf.rollout_scale import TIME_BIN, _parse_time_v
 
 BENCH_SECRET = b"dfdg-bench-secret-not-for-production"
 INBOX_MARKER = ".bench-args.json"
@@ -199,8 +199,8 @@ def _child_rollout(p: dict[str, Any]) -> dict[str, Any]:
         from dfdg_assets.storage.warehouse import Warehouse
 
         if engine == "product-asset":
+            from dfdg_assets.core.schemas import validate
             from dfdg_assets.facts.schemas import visitation_week_schema
-            from dfdg_assets.schemas import validate
 
             schema = visitation_week_schema()
         t0 = time.perf_counter()
@@ -244,8 +244,8 @@ def _child_rollout(p: dict[str, Any]) -> dict[str, Any]:
     elif engine in ("sql", "sql-agg"):
         import duckdb
 
-        from dfdg_assets.bench import rollout_sql
-        from dfdg_assets.weeks import week_frame
+        from dfdg_assets.core.weeks import week_frame
+        from dfdg_assets.perf import rollout_sql
 
         t0 = time.perf_counter()
         con = duckdb.connect()
@@ -273,7 +273,7 @@ def _child_rollout(p: dict[str, Any]) -> dict[str, Any]:
     elif engine == "pandas":
         import pandas as pd
 
-        from dfdg_assets.bench.rollout_pandas import course_weeks_pandas
+        from dfdg_assets.perf.rollout_pandas import course_weeks_pandas
 
         t0 = time.perf_counter()
         in_memory = course_weeks_pandas(pd.read_parquet(src), months)
@@ -331,7 +331,7 @@ def _child_prepare(p: dict[str, Any]) -> dict[str, Any]:
     import polars as pl
 
     from dfdg_assets import contract
-    from dfdg_assets.cpr import surrogate_keys
+    from dfdg_assets.core.cpr import surrogate_keys
     from dfdg_assets.ingest.delivery import delivery_months, parse_csv
     from dfdg_assets.ingest.rows import check_rows
     from dfdg_assets.staging.versions import latest_version
@@ -467,7 +467,7 @@ def _run_child(task: str, params: dict[str, Any]) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
-        "dfdg_assets.bench.run",
+        "dfdg_assets.perf.run",
         "--child",
         json.dumps({**params, "task": task}),
     ]
@@ -572,7 +572,7 @@ def run_bench(
     use 2 or more on a busy machine. `workdir` defaults to `$TMPDIR/dfdg-bench`; the engine outputs are deleted
     after the run unless `keep_outputs` (the generated inbox and prepared parquet stay for reuse).
     """
-    from dfdg_assets.weeks import months_between
+    from dfdg_assets.core.weeks import months_between
 
     say = out or (lambda _s: None)
     t_start = time.perf_counter()
@@ -831,10 +831,10 @@ def _bench_query(
     """Dimensions + catalogue next to the product's partitions, then the typical query."""
     import polars as pl
 
+    from dfdg_assets.core.settings import DataRoot
+    from dfdg_assets.core.weeks import week_frame
     from dfdg_assets.dimensions.build import dim_kommune
-    from dfdg_assets.settings import DataRoot
     from dfdg_assets.storage.warehouse import Warehouse
-    from dfdg_assets.weeks import week_frame
 
     paths = DataRoot.of(root)
     wh = Warehouse(paths.warehouse)
@@ -1112,7 +1112,7 @@ def format_report(result: dict[str, Any]) -> str:
 # ====================================================================== entry point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dfdg_assets.bench.run", description=__doc__.splitlines()[0]
+        prog="python -m dfdg_assets.perf.run", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--borgere", type=int, default=1_000_000)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dfdg_assets.core.weeks import OPEN_END, week_frame
 from dfdg_assets.rules.weekindex import normalize_months
-from dfdg_assets.weeks import OPEN_END, week_frame
 
 _OPEN_DAYS = (OPEN_END - pd.Timestamp(0).date()).days
 OUT_COLUMNS = [

@@ -13,8 +13,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from dfdg_assets.core.weeks import week_frame
 from dfdg_assets.rules.weekindex import normalize_months
-from dfdg_assets.weeks import week_frame
 
 COURSES_SQL = """
 WITH v AS (

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from dfdg_assets.privacy import PersonalDataSafeError
+from dfdg_assets.core.privacy import PersonalDataSafeError
 
 
 def _where(exc: BaseException) -> str:

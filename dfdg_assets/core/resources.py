@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from dfdg_assets.settings import ENV_DATA_ROOT, DataRoot
+from dfdg_assets.core.settings import ENV_DATA_ROOT, DataRoot
 from dfdg_assets.storage import Warehouse
 
 

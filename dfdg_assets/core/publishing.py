@@ -8,8 +8,8 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from dfdg_assets.resources import DataRootResource
-from dfdg_assets.schemas import validate
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.schemas import validate
 from dfdg_assets.storage.warehouse import UNPARTITIONED
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-REFERENCE_DIR = Path(__file__).parent / "reference"
+REFERENCE_DIR = Path(__file__).parent.parent / "reference"
 
 
 def _read(name: str) -> pl.DataFrame:
