@@ -7,7 +7,7 @@ DATA   ?= $(CURDIR)/data
 export DFDG_DATA_ROOT := $(DATA)
 export DAGSTER_HOME := $(DATA)/dagster_home
 
-.PHONY: setup demo sample load ui test lint format bench clean
+.PHONY: setup demo sample load ui test test-slow test-all lint format bench clean
 
 $(BIN)/dfdg: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -33,7 +33,14 @@ demo: sample load
 ui: setup
 	$(BIN)/dagster dev -w workspace.yaml
 
+# the default suite (fast feedback); the heavier end-to-end tests are marked `slow`
 test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow
+
+test-all: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: setup

@@ -18,7 +18,7 @@ from dfdg_assets.generate.common import reference
 from dfdg_assets.generate.municipalities import allocate, select
 from dfdg_assets.ingest import contract
 
-REF = Path(contract.__file__).parent / "reference"
+REF = Path(contract.__file__).parents[1] / "reference"
 SMALL = dict(kommuner=3, borgere=1500, fra="2019-10", til="2020-03", seed=7)
 DELTA_FILES = ("visitation", "aktivitet", "samtale", "ydelse")
 
