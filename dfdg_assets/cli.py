@@ -34,19 +34,21 @@ def _kommuner(text: str) -> int | list[int]:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from dfdg_assets.generate import generate
+    from dfdg_assets.generate.run import default_period
 
     out = Path(args.out) if args.out else DataRoot.of(args.data_root).inbox
+    fra, til = default_period(args.fra, args.til)
     summary = generate(
         out,
         kommuner=args.kommuner,
         borgere=args.borgere,
-        fra=args.fra,
-        til=args.til,
+        fra=fra,
+        til=til,
         seed=args.seed,
         fejlrate=args.fejlrate,
     )
     print(
-        f"Genereret {summary.months} leveringer i {out} ({summary.bytes / 1e6:.1f} MB, {summary.seconds:.1f} s)"
+        f"Genereret {summary.months} leveringer {fra}..{til} i {out} ({summary.bytes / 1e6:.1f} MB, {summary.seconds:.1f} s)"
     )
     return 0
 
@@ -217,8 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--kommuner", type=_kommuner, default=4, help="number of municipalities, or codes (101,751)"
     )
     g.add_argument("--borgere", type=int, default=6000, help="citizens on benefits over the period")
-    g.add_argument("--fra", type=_month, default="2017-01")
-    g.add_argument("--til", type=_month, default="2021-03")
+    g.add_argument(
+        "--fra", type=_month, help="first month (default: January four years before --til)"
+    )
+    g.add_argument(
+        "--til", type=_month, help="last month (default: the last complete calendar month)"
+    )
     g.add_argument("--seed", type=int, default=1)
     g.add_argument(
         "--fejlrate", type=float, default=0.001, help="share of rows with a row-level fault"

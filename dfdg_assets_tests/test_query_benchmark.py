@@ -320,6 +320,8 @@ def test_table_format_shows_dots_and_percentages(bench):
                 assert shown[c] == ".."
             elif r[c] is None:
                 assert shown[c] == ""
+            elif c == "forloeb_pr_aktiveret":  # a ratio (courses per activated citizen)
+                assert shown[c] == f"{r[c]:.2f}"
             else:
                 assert shown[c] == f"{r[c] * 100:.1f} %"
         for c in ("antal_ydelsesmodtagere", "antal_aktiveringsforloeb"):
@@ -331,7 +333,7 @@ def test_table_format_shows_dots_and_percentages(bench):
     )
     assert (kbh["antal_borgere_16_66"], kbh["antal_ydelsesmodtagere"]) == ("40", "17")
     assert (kbh["andel_ydelsesmodtagere"], kbh["aktiveringsgrad"]) == ("42.5 %", "35.3 %")
-    assert kbh["forloeb_pr_aktiveret"] == "100.0 %" and kbh["revision"] == "2"
+    assert kbh["forloeb_pr_aktiveret"] == "1.00" and kbh["revision"] == "2"
     # Sygedagpenge in January: one recipient in København
     sick = next(
         c for c in cells if (c["kommune"], c["breakdown_vaerdi"]) == ("101", "Sygedagpenge")

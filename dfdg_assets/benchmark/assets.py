@@ -12,10 +12,11 @@ import polars as pl
 from dfdg_assets.core.guard import personal_data_guard
 from dfdg_assets.core.partitions import data_months
 from dfdg_assets.core.privacy import PersonalDataSafeError
+from dfdg_assets.core.publishing import month_metadata
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.weeks import month_of_key
-from dfdg_assets.cubes.disclosure import add_key_figures, audit, suppress
+from dfdg_assets.cubes.disclosure import HELE_LANDET, add_key_figures, audit, suppress
 from dfdg_assets.dimensions import build
 from dfdg_assets.facts.benefit_assets import POP_COLS, YDELSE_COLS
 from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
@@ -120,7 +121,6 @@ def cube_benchmark(
         kommuner = build.dim_kommune()
         now = dt.datetime.now(dt.UTC)
         frames: dict[str, pl.DataFrame] = {}
-        revisions: dict[str, int] = {}
         for m in (month_of_key(k) for k in context.partition_keys):
             if m < YR_FIRST_MONTH:
                 frames[m] = pl.DataFrame(schema=COLUMNS)
@@ -140,25 +140,50 @@ def cube_benchmark(
             )
             previous = wh.read(TABLE, [m]) if wh.has(TABLE, m) else None
             frames[m] = with_revision(publishable(m, counts), previous, now)
-            revisions[m] = int(frames[m]["revision"].max() or 0)
         data_root.publish({(TABLE, m): SCHEMA.validate(df) for m, df in frames.items()})
-        suppressed = sum(
-            int(
-                df.select(pl.col(f"{c}_undertrykt").sum() for c in COUNTS).sum_horizontal().item()
-                or 0
-            )
-            for df in frames.values()
-            if df.height
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": sum(df.height for df in frames.values()),
-                "undertrykte_celler": suppressed,
-                "revisioner": dg.MetadataValue.json(revisions)
-                if len(revisions) <= 60
-                else len(revisions),
-            }
-        )
+        for m, df in frames.items():
+            month_metadata(context, m, month_summary(df))
+        return dg.MaterializeResult()
+
+
+def suppressed_cells(df: pl.DataFrame) -> int:
+    if not df.height:
+        return 0
+    return int(
+        df.select(pl.col(f"{c}_undertrykt").sum() for c in COUNTS).sum_horizontal().item() or 0
+    )
+
+
+def preview(df: pl.DataFrame, rows: int = 8) -> str:
+    """Markdown of the month's Hele landet rows: aggregates only (`..` = suppressed)."""
+    land = df.filter(pl.col("kommune") == HELE_LANDET).sort("breakdown", "breakdown_vaerdi")
+    cols = ["breakdown", "breakdown_vaerdi", *COUNTS[1:], "aktiveringsgrad", "forloeb_pr_aktiveret"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in land.head(rows).iter_rows(named=True):
+        cells = []
+        for c in cols:
+            v = r[c]
+            if c in MEASURES and r[f"{c}_undertrykt"]:
+                cells.append("..")
+            elif v is None:
+                cells.append("")
+            elif c == "aktiveringsgrad":
+                cells.append(f"{v * 100:.1f} %")
+            elif c == "forloeb_pr_aktiveret":
+                cells.append(f"{v:.2f}")
+            else:
+                cells.append(str(v) or "(i alt)")
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def month_summary(df: pl.DataFrame) -> dict:
+    """The metadata of one published month: its rows, suppressed cells, revision, a preview."""
+    meta: dict = {"dagster/row_count": df.height, "undertrykte_celler": suppressed_cells(df)}
+    if df.height:
+        meta["revision"] = int(df["revision"].max() or 0)
+        meta["forhaandsvisning"] = dg.MetadataValue.md(preview(df))
+    return meta
 
 
 @dg.asset_check(

@@ -1,4 +1,10 @@
-"""The one way an asset stores a table: validate eagerly, write atomically, report row counts."""
+"""The one way an asset stores a table: validate eagerly, write atomically, report row counts.
+
+Per-partition truth (docs/decisions.md, "Metadata per month"): a run over a range of months emits
+one materialization per month, and Dagster copies the run's `MaterializeResult` metadata onto
+every one of them. Values that belong to one month (row counts, rejected rows, suppressed cells)
+are therefore attached with `context.add_asset_metadata(..., partition_key=month)`, which
+overrides the shared metadata for that month only; the shared metadata carries no counts."""
 
 from __future__ import annotations
 
@@ -25,22 +31,34 @@ def publish_table(
     return {"dagster/row_count": df.height}
 
 
+def month_metadata(
+    context: dg.AssetExecutionContext | None,
+    month: str,
+    metadata: Mapping,
+    asset_key: str | dg.AssetKey | None = None,
+) -> None:
+    """Attach `metadata` to the materialization of one month (`YYYY-MM`) of the asset."""
+    if context is None:
+        return
+    context.add_asset_metadata(dict(metadata), asset_key=asset_key, partition_key=f"{month[:7]}-01")
+
+
 def publish_months(
     data_root: DataRootResource,
     table: str,
     frames: Mapping[str, pl.DataFrame] | Iterable[tuple[str, pl.DataFrame]],
     schema: pa.DataFrameSchema,
+    context: dg.AssetExecutionContext | None = None,
 ) -> dg.MaterializeResult:
     """Validate and replace monthly partitions one at a time, so a range of months never holds
-    more than one month in memory (pass a generator of (month, frame) to benefit)."""
+    more than one month in memory (pass a generator of (month, frame) to benefit). Each month's
+    materialization carries that month's `dagster/row_count`."""
     items = frames.items() if isinstance(frames, Mapping) else frames
     rows: dict[str, int] = {}
     for m, df in items:
         data_root.publish({(table, m): validate(df, schema)})
         rows[m] = df.height
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(rows.values()),
-            "maaneder": dg.MetadataValue.json(rows) if len(rows) <= 60 else len(rows),
-        }
-    )
+        month_metadata(context, m, {"dagster/row_count": df.height})
+    if context is None:  # outside a run (tests of a builder): the total
+        return dg.MaterializeResult(metadata={"dagster/row_count": sum(rows.values())})
+    return dg.MaterializeResult()

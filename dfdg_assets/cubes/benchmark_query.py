@@ -14,8 +14,9 @@ Formats (`format_benchmark`):
   empty field, `publiceret` is ISO 8601 with its UTC offset;
 - `json`: an array of row objects, nulls as null, fractions, `publiceret` as in csv;
 - `table`: an aligned text table for reading: a suppressed cell shows `..`, an absent value
-  (e.g. the 16-66 count of a breakdown row) is empty, the three key figures show as percentages
-  with one decimal (`12.5 %`). The seven `_undertrykt` flag columns are left out of this format
+  (e.g. the 16-66 count of a breakdown row) is empty, the two shares (`andel_ydelsesmodtagere`,
+  `aktiveringsgrad`) show as percentages with one decimal (`12.5 %`), the ratio
+  `forloeb_pr_aktiveret` (courses per activated citizen) as a number with two decimals (`1.59`). The seven `_undertrykt` flag columns are left out of this format
   only, as `..` shows them;
 - `parquet` (`write_benchmark` only): the frame as is.
 """
@@ -180,16 +181,28 @@ def query_benchmark(
 
 
 # ------------------------------------------------------------------ presenting the table
+RATIOS = ("forloeb_pr_aktiveret",)  # courses per activated citizen: a ratio, not a share
+
+
 def _percent(value: float | None) -> str | None:
     return None if value is None else f"{value * 100:.1f} %"
 
 
+def _ratio(value: float | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def _figure(column: str, value: float | None) -> str | None:
+    return _ratio(value) if column in RATIOS else _percent(value)
+
+
 def _for_reading(df: pl.DataFrame) -> pl.DataFrame:
-    """The table format's frame: `..` for suppressed cells, key figures as percentages, counts
+    """The table format's frame: `..` for suppressed cells, shares as percentages, ratios with two
+    decimals, counts
     as text (so `..` can stand in a count column), no flag columns."""
     shown: dict[str, pl.Series] = {}
     for c in (*COUNTS, *FIGURES):
-        values = [_percent(v) if c in FIGURES else (None if v is None else str(v)) for v in df[c]]
+        values = [_figure(c, v) if c in FIGURES else (None if v is None else str(v)) for v in df[c]]
         flags = df[f"{c}{FLAG}"].to_list()
         shown[c] = pl.Series(
             c, [SUPPRESSED if f else v for v, f in zip(values, flags, strict=True)], pl.String

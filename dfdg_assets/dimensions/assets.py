@@ -67,7 +67,7 @@ def dim_tid_uge(
     with personal_data_guard():
         months = [month_of_key(k) for k in context.partition_keys]
         return publish_months(
-            data_root, "dim_tid_uge", {m: week_frame([m]) for m in months}, WEEK_SCHEMA
+            data_root, "dim_tid_uge", {m: week_frame([m]) for m in months}, WEEK_SCHEMA, context
         )
 
 
@@ -86,7 +86,7 @@ def dim_tid_dag(
     with personal_data_guard():
         months = [month_of_key(k) for k in context.partition_keys]
         return publish_months(
-            data_root, "dim_tid_dag", {m: day_frame([m]) for m in months}, DAY_SCHEMA
+            data_root, "dim_tid_dag", {m: day_frame([m]) for m in months}, DAY_SCHEMA, context
         )
 
 

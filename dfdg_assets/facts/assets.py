@@ -167,7 +167,7 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
                     checks.add(df)
                     yield m, df
 
-            result = publish_months(data_root, name, frames(), schema)
+            result = publish_months(data_root, name, frames(), schema, context)
             return dg.MaterializeResult(metadata=result.metadata, check_results=checks.results())
 
     return _asset
@@ -247,7 +247,9 @@ def bdg_samtale_deltager(
                 .with_columns(pl.lit(m).alias("maaned"))
                 .sort("samtale_id", "deltagertype")
             )
-        return publish_months(data_root, "bdg_samtale_deltager", frames, participant_schema())
+        return publish_months(
+            data_root, "bdg_samtale_deltager", frames, participant_schema(), context
+        )
 
 
 INGEST_FACTS = [stg_visitationsforloeb]

@@ -114,7 +114,7 @@ def stg_ydelse(
                     ),
                 )
 
-        return publish_months(data_root, "stg_ydelse", frames(), YDELSE_SCHEMA)
+        return publish_months(data_root, "stg_ydelse", frames(), YDELSE_SCHEMA, context)
 
 
 @_asset("fct_borger_ydelse_uge", ["stg_ydelse", "fct_visitation_uge", "fct_aktivitet_uge"])
@@ -146,7 +146,9 @@ def fct_borger_ydelse_uge(
                     ),
                 )
 
-        return publish_months(data_root, "fct_borger_ydelse_uge", frames(), BENEFIT_WEEK_SCHEMA)
+        return publish_months(
+            data_root, "fct_borger_ydelse_uge", frames(), BENEFIT_WEEK_SCHEMA, context
+        )
 
 
 @_asset("fct_befolkning_16_66", [raw_table("borger")])
@@ -175,7 +177,7 @@ def fct_befolkning_16_66(
                     )
                     yield m, pl.DataFrame(schema=POP_COLS)
 
-        return publish_months(data_root, "fct_befolkning_16_66", frames(), POP_SCHEMA)
+        return publish_months(data_root, "fct_befolkning_16_66", frames(), POP_SCHEMA, context)
 
 
 BENEFIT_FACTS = [stg_ydelse, fct_borger_ydelse_uge, fct_befolkning_16_66]

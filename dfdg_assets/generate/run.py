@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,20 @@ class GenerateSummary:
             f"{self.months} months, {self.files} files, {self.bytes:,} bytes in "
             f"{self.seconds:.1f} s ({self.faults} row faults); rows: {per_file}"
         )
+
+
+def default_period(
+    fra: str | None = None, til: str | None = None, today: dt.date | None = None
+) -> tuple[str, str]:
+    """`dfdg generate`'s period: up to the last complete calendar month (a present-day sample, so
+    retention visibly prunes what is older than its window), from January four years earlier."""
+    if til is None:
+        today = today or dt.date.today()
+        last = today.replace(day=1) - dt.timedelta(days=1)
+        til = f"{last.year:04d}-{last.month:02d}"
+    if fra is None:
+        fra = max(f"{int(til[:4]) - 4:04d}-01", "2017-01")
+    return fra, til
 
 
 def generate(

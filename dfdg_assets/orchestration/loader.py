@@ -8,9 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import dagster as dg
-
-from dfdg_assets.core.privacy import redact
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.core.weeks import month_key
 from dfdg_assets.orchestration.instance import open_instance
@@ -21,6 +18,7 @@ from dfdg_assets.orchestration.ledger import (
     pending_deliveries,
     plan_rollout,
 )
+from dfdg_assets.orchestration.runs import run_job
 from dfdg_assets.storage import Warehouse
 
 
@@ -37,17 +35,6 @@ def _run_config(root: DataRoot, accept: bool = False, retention: bool = True) ->
     if ops:
         cfg["ops"] = ops
     return cfg
-
-
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    """The failure descriptions of a failed run (our texts carry no personal data; redacted anyway)."""
-    msgs = []
-    for ev in result.all_events:
-        if ev.event_type == dg.DagsterEventType.STEP_FAILURE and ev.step_failure_data:
-            err = ev.step_failure_data.error
-            msg = err.message if err else ""
-            msgs.append(redact(msg.split(": ", 1)[-1].strip(), 2000))
-    return "; ".join(msgs) or "kørslen fejlede"
 
 
 @dataclass
@@ -74,8 +61,6 @@ def load(
     """Ingest every pending delivery (one run each, in month order), then roll out every affected
     month in one run. A rejected delivery is reported and the others still load.
     `retention=False` skips pruning (only to verify that pruning changes nothing in the window)."""
-    from dfdg_assets.definitions import defs
-
     t0 = time.perf_counter()
     accept = accept or set()
     report = LoadReport()
@@ -90,37 +75,36 @@ def load(
     pending = pending_deliveries(wh, states, through)
     if not pending:
         out("Ingen nye leveringer at indlæse.")
-    ingest = defs.resolve_job_def(INGEST_JOB)
     width = len(str(len(pending)))
     for i, s in enumerate(pending, 1):
         t = time.perf_counter()
-        result = ingest.execute_in_process(
-            instance=instance,
-            partition_key=month_key(s.month),
-            run_config=_run_config(root, s.month in accept, retention),
-            tags=delivery_tags(s.month, s.content_hash or ""),
-            raise_on_error=False,
+        result = run_job(
+            instance,
+            INGEST_JOB,
+            _run_config(root, s.month in accept, retention),
+            {
+                **delivery_tags(s.month, s.content_hash or ""),
+                "dagster/partition": month_key(s.month),
+            },
         )
         took = time.perf_counter() - t
         if result.success:
             report.loaded.append(s.month)
             out(f"[{i:>{width}}/{len(pending)}] {s.month} indlæst ({took:.1f} s)")
         else:
-            report.failed[s.month] = failure_text(result)
+            report.failed[s.month] = result.failure
             out(f"[{i:>{width}}/{len(pending)}] {s.month} AFVIST: {report.failed[s.month]}")
 
     plan = plan_rollout(instance, wh)
     if plan:
         t = time.perf_counter()
         out(f"Udruller {plan.first}..{plan.last} ({plan.months} måneder) i én kørsel …")
-        result = defs.resolve_job_def(ROLLOUT_JOB).execute_in_process(
-            instance=instance, run_config=_run_config(root), tags=plan.tags, raise_on_error=False
-        )
+        result = run_job(instance, ROLLOUT_JOB, _run_config(root), plan.tags)
         report.rollout = (plan.first, plan.last)
         if result.success:
             out(f"Udrulning færdig ({time.perf_counter() - t:.1f} s)")
         else:
-            report.rollout_failed = failure_text(result)
+            report.rollout_failed = result.failure
             out(f"Udrulning FEJLEDE: {report.rollout_failed}")
     report.seconds = time.perf_counter() - t0
     out(

@@ -6,9 +6,12 @@ the others, and the step fails at the end naming every month that did.
 """
 
 import dagster as dg
+import polars as pl
 
 from dfdg_assets.core.guard import personal_data_guard
 from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.privacy import redact
+from dfdg_assets.core.publishing import month_metadata
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import SchemaViolation
 from dfdg_assets.core.weeks import month_of_key
@@ -92,7 +95,30 @@ def _month_metadata(d: IngestedDelivery, table: str) -> dict:
         )
         if s["afvist_pr_aarsag"]:
             meta["afvist_pr_aarsag"] = dg.MetadataValue.json(s["afvist_pr_aarsag"])
+    if table == REJECTED_TABLE:
+        meta.update(_rejected_metadata(d.frames[(table, d.month)]))
     return meta
+
+
+def _rejected_metadata(rejected: pl.DataFrame) -> dict:
+    """Counts per file and reason and the first rows' file, line and reason: never the row."""
+    if not rejected.height:
+        return {"afvist_pr_fil": dg.MetadataValue.json({})}
+    per = rejected.group_by("fil", "aarsag").len().sort("fil", "aarsag")
+    per_file = {f: int(n) for f, n in rejected.group_by("fil").len().sort("fil").iter_rows()}
+    lines = ["| fil | linje | årsag |", "|---|---:|---|"]
+    for f, line, why in rejected.select("fil", "linje", "aarsag").head(10).iter_rows():
+        lines.append(f"| {f} | {line} | {redact(str(why), 80)} |")
+    return {
+        "afvist_pr_fil": dg.MetadataValue.json(per_file),
+        "afvist_pr_fil_og_aarsag": dg.MetadataValue.md(
+            "\n".join(
+                ["| fil | årsag | rækker |", "|---|---|---:|"]
+                + [f"| {f} | {redact(str(w), 80)} | {n} |" for f, w, n in per.iter_rows()]
+            )
+        ),
+        "eksempler": dg.MetadataValue.md("\n".join(lines)),
+    }
 
 
 @dg.multi_asset(
@@ -167,18 +193,14 @@ def raw_levering(
             metadata={"afviste_leveringer": sorted(failed)},
         )
 
-    single = len(done) == 1
+    # each month's materialization carries that month's counts (see core/publishing.py)
     for spec in _SPECS:
         table = spec.key.path[-1]
-        if single:
-            meta = _month_metadata(done[0], table)
-            meta["indhold_sha256"] = done[0].content_hash
-        else:
-            meta = {
-                "dagster/row_count": sum(d.frames[(table, d.month)].height for d in done),
-                "maaneder": len(done),
-            }
-        yield dg.MaterializeResult(asset_key=spec.key, metadata=meta)
+        for d in done:
+            meta = _month_metadata(d, table)
+            meta["indhold_sha256"] = d.content_hash
+            month_metadata(context, d.month, meta, asset_key=spec.key)
+        yield dg.MaterializeResult(asset_key=spec.key)
 
     rejected = sum(d.rejected_total for d in done)
     yield dg.AssetCheckResult(
