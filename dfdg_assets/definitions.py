@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dfdg_assets.core.catalog import describe
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.exports.jobs import eksporter_datapakke
 from dfdg_assets.orchestration.jobs import (
@@ -18,7 +19,7 @@ from dfdg_assets.orchestration.schedules import maanedlig_indlaesning
 from dfdg_assets.orchestration.sensors import nye_leveringer
 
 defs = dg.Definitions(
-    assets=[*INGEST_ASSETS, *ROLLOUT_ASSETS, duckdb_katalog],
+    assets=describe([*INGEST_ASSETS, *ROLLOUT_ASSETS, duckdb_katalog]),
     asset_checks=ASSET_CHECKS,
     jobs=[ingest_job, rollout_job, eksporter_datapakke],
     sensors=[nye_leveringer],

@@ -87,3 +87,22 @@ def test_rejected_rows_metadata_has_counts_not_rows(loaded):
         text = str(md)
         for raw in rejected["raekke"].to_list()[:20]:
             assert raw not in text
+
+
+def test_every_table_asset_describes_its_columns_and_grain():
+    graph = defs.resolve_asset_graph()
+    tables = [
+        k
+        for k in graph.get_all_asset_keys()
+        if k.to_user_string()[:4] in ("raw_", "stg_", "dim_", "fct_", "bdg_", "cube")
+    ]
+    assert len(tables) == 29
+    for key in tables:
+        meta = graph.get(key).metadata
+        schema = meta["dagster/column_schema"]
+        assert schema.columns and all(c.description for c in schema.columns), key
+        assert meta["grain"], key
+    fct = graph.get(dg.AssetKey("fct_visitation_uge")).metadata["dagster/column_schema"]
+    assert [c.name for c in fct.columns][:2] == ["forloeb_id", "borger_key"] or len(
+        fct.columns
+    ) == 10

@@ -42,6 +42,7 @@ def validate(df: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
         ) from None
 
 
+TABLE_SCHEMAS: dict[str, pa.DataFrameSchema] = {}  # every table_schema made, by table name
 _CPR = pa.Check.str_matches(r"^\d{10}$")
 
 
@@ -102,4 +103,6 @@ def table_schema(
     for c, spec in columns.items():
         dtype, nullable, *rest = spec
         cols[c] = pa.Column(dtype, checks=rest[0] if rest else [], nullable=nullable)
-    return pa.DataFrameSchema(cols, strict=True, unique=unique, name=name)
+    schema = pa.DataFrameSchema(cols, strict=True, unique=unique, name=name)
+    TABLE_SCHEMAS[name] = schema
+    return schema

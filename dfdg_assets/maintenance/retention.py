@@ -101,7 +101,7 @@ def carried_versions(wh: Warehouse, cutoff: str) -> dict[str, pl.DataFrame]:
 
 
 def raw_schema_of(name: str) -> dict:
-    from dfdg_assets import contract
+    from dfdg_assets.ingest import contract
 
     return raw_schema(contract.FILES_BY_NAME[name])
 
