@@ -53,6 +53,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from dfdg_assets.orchestration.ui import serve
+
+    return serve(DataRoot.of(args.data_root), port=args.port, host=args.host)
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     root = DataRoot.of(args.data_root)
     if not root.inbox.is_dir():
@@ -242,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept this month's delivery although over 1 %% of a file's rows were rejected",
     )
     ld.set_defaults(func=cmd_load)
+
+    u = sub.add_parser("ui", help="the Dagster UI on the data root (stops cleanly on Ctrl-C)")
+    u.add_argument("--port", type=int, default=3000)
+    u.add_argument("--host", default="127.0.0.1")
+    u.set_defaults(func=cmd_ui)
 
     b = sub.add_parser(
         "bench",

@@ -119,7 +119,7 @@ def test_schedule_definition():
     assert maanedlig_indlaesning.cron_schedule == "0 6 11 * *"  # the 11th at 06:00
     assert maanedlig_indlaesning.execution_timezone == "Europe/Copenhagen"
     assert maanedlig_indlaesning.job_name == INGEST_JOB
-    assert maanedlig_indlaesning.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert maanedlig_indlaesning.default_status == dg.DefaultScheduleStatus.STOPPED
     assert maanedlig_indlaesning.required_resource_keys == {"data_root"}
     assert defs.resolve_schedule_def("maanedlig_indlaesning") is not None
 

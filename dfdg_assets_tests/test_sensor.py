@@ -35,7 +35,7 @@ from dfdg_assets.orchestration import ledger
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.loader import load
-from dfdg_assets.orchestration.sensors import nye_leveringer
+from dfdg_assets.orchestration.sensors import CACHE_FILE, nye_leveringer, overdue_change
 from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY
 from dfdg_assets.storage import Warehouse
 from dfdg_assets_tests.deliveries import (
@@ -56,6 +56,11 @@ ORG = {
     "kommunekode": 101,
 }
 SENSOR_TAG = {"dagster/sensor_name": "nye_leveringer"}
+
+
+def inbox_cache(root: DataRoot) -> dict:
+    """The sensor's per-folder hash cache (kept beside the instance, not in the cursor)."""
+    return json.loads((root.dagster_home / CACHE_FILE).read_text(encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,9 +236,10 @@ def test_new_complete_delivery_gives_one_ingest_request(fresh):
     assert_ingest_request(data.run_requests[0], "2020-10", h)
     assert data.skip_message is None
     cursor = json.loads(data.cursor)
-    assert list(cursor) == ["leveringer"]
-    assert list(cursor["leveringer"]) == ["2020-10"]
-    fingerprint, complete, reason, cached_hash = cursor["leveringer"]["2020-10"]
+    assert sorted(cursor) == ["forfaldne", "indbakke"] and len(data.cursor) < 200
+    cache = inbox_cache(root)
+    assert list(cache) == ["2020-10"]
+    fingerprint, complete, reason, cached_hash = cache["2020-10"]
     assert (complete, reason, cached_hash) == (True, "", h)
     manifest_size = (root.inbox / "2020-10" / "manifest.json").stat().st_size
     assert f"manifest.json:{manifest_size}:" in fingerprint
@@ -274,7 +280,7 @@ def test_identical_redelivery_after_load_gives_no_request(loaded_template, tmp_p
     root, inst = clone(loaded_template, tmp_path)
     before = tick(root, inst)
     assert before.run_requests == []
-    old_fp = json.loads(before.cursor)["leveringer"]["2020-11"][0]
+    old_fp = inbox_cache(root)["2020-11"][0]
 
     # The same bytes arrive again (a new copy: new mtimes, so the cursor's cache is not used).
     shutil.rmtree(root.inbox / "2020-11")
@@ -283,7 +289,7 @@ def test_identical_redelivery_after_load_gives_no_request(loaded_template, tmp_p
 
     assert data.run_requests == []
     assert data.skip_message.startswith("forfaldne leveringer: 2020-12, 2021-01, ")
-    entry = json.loads(data.cursor)["leveringer"]["2020-11"]
+    entry = inbox_cache(root)["2020-11"]
     assert entry[0] != old_fp
     assert entry[1:] == [True, "", content_hash(WORKED_INBOX / "2020-11")]
 
@@ -382,7 +388,7 @@ def test_incomplete_delivery_gives_no_request_and_its_reason_is_the_skip_reason(
 
     assert data.run_requests == []
     assert data.skip_message == f"2020-10 ufuldstændig: {reason}"
-    assert json.loads(data.cursor)["leveringer"]["2020-10"][1:3] == [False, reason]
+    assert inbox_cache(root)["2020-10"][1:3] == [False, reason]
 
     # The copy finishes: the next tick (with the cursor) sees the change and asks for the ingest.
     shutil.rmtree(root.inbox / "2020-10")
@@ -631,3 +637,23 @@ def test_plan_rollout_a_shorter_rollout_does_not_cover_the_later_months(
     plan = ledger.plan_rollout(inst, Warehouse(root.warehouse))
 
     assert plan is not None and plan.last == "2021-01"
+
+
+def test_overdue_is_logged_once_per_change_and_the_cursor_stays_short(loaded_template, tmp_path):
+    root, inst = clone(loaded_template, tmp_path)
+    first = tick(root, inst)
+    second = tick(root, inst, cursor=first.cursor)
+    assert json.loads(first.cursor)["forfaldne"].startswith("2020-12, 2021-01, ")
+    assert first.cursor == second.cursor and len(first.cursor) < 200
+    # the skip reason names the overdue months on every tick; the log warns only on a change
+    assert second.skip_message.startswith("forfaldne leveringer: 2020-12")
+    before = json.loads(first.cursor)["forfaldne"]
+    assert overdue_change("", before) == f"Forfaldne leveringer: {before}"
+    assert overdue_change(before, before) is None
+    assert overdue_change(before, "") == "Ingen forfaldne leveringer længere"
+
+
+def test_sensor_and_schedule_start_stopped():
+    assert nye_leveringer.default_status == dg.DefaultSensorStatus.STOPPED
+    schedule = defs.resolve_schedule_def("maanedlig_indlaesning")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED

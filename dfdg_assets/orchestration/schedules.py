@@ -20,7 +20,7 @@ def month_due(scheduled: object) -> str:
     cron_schedule="0 6 11 * *",
     execution_timezone="Europe/Copenhagen",
     job=ingest_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
     description="On the 11th at 06:00 (deliveries are due by the 10th): ingest the previous month's delivery.",
 )
 def maanedlig_indlaesning(context: dg.ScheduleEvaluationContext, data_root: DataRootResource):

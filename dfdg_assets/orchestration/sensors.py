@@ -1,9 +1,17 @@
 """The delivery sensor: new or changed complete deliveries become ingest runs, ingested
-deliveries become one rollout run over every month they affect (R11)."""
+deliveries become one rollout run over every month they affect (R11).
 
+Quiet by design: its cursor is short (a digest of the inbox and the overdue months; the per-folder
+hash cache lives in a file under the data root's Dagster home), and an overdue delivery is
+logged once when the set of overdue months changes, not on every tick (the skip reason still
+names it). Default status STOPPED: an operator turns it on once in the UI (docs/operations.md)."""
+
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -45,14 +53,16 @@ def _short(months: list[str], n: int = 6) -> str:
     name="nye_leveringer",
     jobs=[ingest_job, rollout_job],
     minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=dg.DefaultSensorStatus.STOPPED,
     description="Turns new or changed complete deliveries in the inbox into ingest runs, then rolls out every affected month in one run.",
 )
 def nye_leveringer(
     context: dg.SensorEvaluationContext, data_root: DataRootResource
 ) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}
-    states, seen = inbox_state(data_root.inbox, cursor.get("leveringer"))
+    cache_file = data_root.paths.dagster_home / CACHE_FILE
+    states, seen = inbox_state(data_root.inbox, _read_cache(cache_file))
+    _write_cache(cache_file, seen)
     valid = set(data_months.get_partition_keys(current_time=dt.datetime.now()))
     notes: list[str] = []
     for s in states:
@@ -93,14 +103,50 @@ def nye_leveringer(
 
     newest = newest_loaded_month(data_root.warehouse)
     late = overdue_months(states, dt.date.today(), newest)
+    overdue = _short(late) if late else ""
     if late:
-        notes.append(f"forfaldne leveringer: {_short(late)}")
+        notes.append(f"forfaldne leveringer: {overdue}")
+    change = overdue_change(cursor.get("forfaldne", ""), overdue)
+    if change:
+        context.log.warning(change)
     for n in notes:
-        context.log.warning(n)
-    new_cursor = json.dumps({"leveringer": seen}, sort_keys=True)
+        if not n.startswith("forfaldne"):
+            context.log.warning(n)
+    new_cursor = json.dumps(
+        {"indbakke": _digest(seen), "forfaldne": overdue}, sort_keys=True, ensure_ascii=False
+    )
     if requests:
         return dg.SensorResult(run_requests=requests, cursor=new_cursor)
     return dg.SensorResult(
         skip_reason="; ".join(notes) if notes else "ingen nye eller ændrede leveringer",
         cursor=new_cursor,
     )
+
+
+CACHE_FILE = "nye_leveringer_cache.json"
+
+
+def overdue_change(before: str, now: str) -> str | None:
+    """The log line for a change in the overdue months (None: no change, nothing to log)."""
+    if now == before:
+        return None
+    return f"Forfaldne leveringer: {now}" if now else "Ingen forfaldne leveringer længere"
+
+
+def _digest(seen: dict) -> str:
+    return hashlib.sha256(json.dumps(seen, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _read_cache(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_cache(path: Path, seen: dict) -> None:
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(seen, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
