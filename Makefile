@@ -29,9 +29,9 @@ load: setup
 	$(BIN)/dfdg load
 
 demo: sample load
-
+	@$(BIN)/dfdg status
 ui: setup
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/dfdg ui
 
 # the default suite (fast feedback); the heavier end-to-end tests are marked `slow`
 test: setup

@@ -59,6 +59,39 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return serve(DataRoot.of(args.data_root), port=args.port, host=args.host)
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """What the warehouse holds, rejected rows counted, and what to do next."""
+    from dfdg_assets.storage import Warehouse
+
+    root = DataRoot.of(args.data_root)
+    wh = Warehouse(root.warehouse)
+    months = wh.partitions("raw_visitation") if root.warehouse.exists() else []
+    if not months:
+        print(
+            f"Lageret i {root.root} er tomt: kør `make demo` (eller `dfdg generate` og `dfdg load`)."
+        )
+        return 0
+    rejected = {
+        m: wh.read("raw_afviste_raekker", [m]).height for m in wh.partitions("raw_afviste_raekker")
+    }
+    print(f"Lageret holder {len(months)} leveringsmåneder: {months[0]}..{months[-1]}")
+    print(
+        f"Afviste rækker: {sum(rejected.values())} i {sum(1 for n in rejected.values() if n)} "
+        "leveringer (se raw_afviste_raekker: fil, linje, årsag)"
+    )
+    first, last = max(months[0], "2020-01"), months[-1]
+    print("Næste skridt:")
+    print("  make ui                      # Dagster UI på http://localhost:3000 (Ctrl-C stopper)")
+    print(
+        "  .venv/bin/dfdg query dfdg --measure antal_borgere,antal_visitationsforloeb "
+        f"--by maaned --fra {first} --til {last}"
+    )
+    print(
+        "  docs/operations.md           # driftshåndbog: afviste, forfaldne og rettede leveringer"
+    )
+    return 0
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     root = DataRoot.of(args.data_root)
     if not root.inbox.is_dir():
@@ -248,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept this month's delivery although over 1 %% of a file's rows were rejected",
     )
     ld.set_defaults(func=cmd_load)
+
+    st = sub.add_parser("status", help="what the warehouse holds and what to do next")
+    st.set_defaults(func=cmd_status)
 
     u = sub.add_parser("ui", help="the Dagster UI on the data root (stops cleanly on Ctrl-C)")
     u.add_argument("--port", type=int, default=3000)

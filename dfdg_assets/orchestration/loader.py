@@ -45,6 +45,7 @@ class LoadReport:
     rollout: tuple[str, str] | None = None
     rollout_failed: str | None = None
     seconds: float = 0.0
+    rejected_rows: int = 0  # rows moved to raw_afviste_raekker by the deliveries loaded
 
     @property
     def ok(self) -> bool:
@@ -107,8 +108,14 @@ def load(
             report.rollout_failed = result.failure
             out(f"Udrulning FEJLEDE: {report.rollout_failed}")
     report.seconds = time.perf_counter() - t0
+    report.rejected_rows = sum(
+        wh.read("raw_afviste_raekker", [m]).height
+        for m in report.loaded
+        if wh.has("raw_afviste_raekker", m)
+    )
     out(
-        f"Færdig på {report.seconds:.1f} s: {len(report.loaded)} indlæst, {len(report.failed)} afvist, "
+        f"Færdig på {report.seconds:.1f} s: {len(report.loaded)} indlæst "
+        f"({report.rejected_rows} rækker afvist), {len(report.failed)} leveringer afvist, "
         f"{len(report.incomplete)} ufuldstændige."
     )
     return report
