@@ -96,7 +96,8 @@ def _key_checks(name: str) -> list[dg.AssetCheckSpec]:
 
 
 class _KeyCheck:
-    """Counts duplicate keys and orphan foreign keys month by month (only counts are kept)."""
+    """Counts duplicate keys and orphan foreign keys month by month (only counts are kept), and
+    names the months that failed, so the operator sees which month to look at."""
 
     def __init__(self, name: str, data_root: DataRootResource):
         self.name = name
@@ -104,18 +105,29 @@ class _KeyCheck:
         wh = data_root.warehouse
         self.dims = {d: wh.read(d) for _, d, _ in self.fks if wh.partitions(d)}
         self.duplicates = 0
+        self.duplicate_months: dict[str, int] = {}
+        self.orphan_months: dict[str, int] = {}
         self.missing: dict[str, int] = {
             f"{'+'.join(c)} -> {d}": -1 for c, d, _ in self.fks if d not in self.dims
         }  # -1: the dimension is not built yet
 
-    def add(self, df: pl.DataFrame) -> None:
-        self.duplicates += duplicate_keys(df, self.key)
+    def add(self, df: pl.DataFrame, month: str = "") -> None:
+        dups = duplicate_keys(df, self.key)
+        self.duplicates += dups
+        if dups:
+            self.duplicate_months[month] = dups
         for cols, dim, dim_cols in self.fks:
             if dim in self.dims:
                 n = orphans(df, cols, self.dims[dim], dim_cols)
                 if n:
                     label = f"{'+'.join(cols)} -> {dim}"
                     self.missing[label] = self.missing.get(label, 0) + n
+                    self.orphan_months[month] = self.orphan_months.get(month, 0) + n
+
+    @staticmethod
+    def _months(counts: dict[str, int]) -> str:
+        shown = ", ".join(f"{m} ({n})" for m, n in sorted(counts.items())[:12])
+        return shown + (" …" if len(counts) > 12 else "") if counts else "ingen"
 
     def results(self) -> list[dg.AssetCheckResult]:
         return [
@@ -123,13 +135,27 @@ class _KeyCheck:
                 check_name="noegle_unik",
                 asset_key=self.name,
                 passed=self.duplicates == 0,
-                metadata={"dubletter": self.duplicates},
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=None
+                if not self.duplicates
+                else f"Dubletnøgler i {self._months(self.duplicate_months)}",
+                metadata={
+                    "dubletter": self.duplicates,
+                    "fejlende_maaneder": self._months(self.duplicate_months),
+                },
             ),
             dg.AssetCheckResult(
                 check_name="fremmednoegler",
                 asset_key=self.name,
                 passed=not self.missing,
-                metadata={"uopfyldte": dg.MetadataValue.json(self.missing)},
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=None
+                if not self.missing
+                else f"Uopfyldte fremmednøgler i {self._months(self.orphan_months)}",
+                metadata={
+                    "uopfyldte": dg.MetadataValue.json(self.missing),
+                    "fejlende_maaneder": self._months(self.orphan_months),
+                },
             ),
         ]
 
@@ -164,7 +190,7 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
             def frames():
                 for m in months:
                     df = source(m).select(list(cols)).collect()
-                    checks.add(df)
+                    checks.add(df, m)
                     yield m, df
 
             result = publish_months(data_root, name, frames(), schema, context)
