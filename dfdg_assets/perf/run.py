@@ -330,7 +330,7 @@ def _child_prepare(p: dict[str, Any]) -> dict[str, Any]:
 
     import polars as pl
 
-    from dfdg_assets import contract
+    from dfdg_assets.ingest import contract
     from dfdg_assets.core.cpr import surrogate_keys
     from dfdg_assets.ingest.delivery import delivery_months, parse_csv
     from dfdg_assets.ingest.rows import check_rows
