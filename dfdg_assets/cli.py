@@ -247,6 +247,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if result["agree"] else 1
 
 
+def cmd_instance(args: argparse.Namespace) -> int:
+    from dfdg_assets.orchestration.instance import describe_instance
+
+    print(describe_instance(DataRoot.of(args.data_root)), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dfdg", description="The DFDG data warehouse")
     p.error = _one_line_error  # type: ignore[method-assign]
@@ -312,6 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     for sp in (g, ld, b):
         sp.error = _one_line_error  # type: ignore[method-assign]
+
+    ins = sub.add_parser(
+        "instance",
+        help="(re)write the data root's dagster.yaml from the environment and show it "
+        "(DFDG_POSTGRES_URL: PostgreSQL; password masked)",
+    )
+    ins.add_argument(  # also accepted after the command, as for query
+        "--data-root", default=argparse.SUPPRESS, help="data root (as before the command)"
+    )
+    ins.set_defaults(func=cmd_instance)
+    ins.error = _one_line_error  # type: ignore[method-assign]
 
     ex = sub.add_parser("export", help="write a municipality's data package (SPEC section 6)")
     ex.add_argument("--kommune", type=int, required=True, metavar="K", help="municipality code")

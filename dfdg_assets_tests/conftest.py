@@ -17,6 +17,7 @@ def root(tmp_path: Path) -> DataRoot:
 def _no_ambient_data_root(monkeypatch):
     monkeypatch.delenv("DFDG_DATA_ROOT", raising=False)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("DFDG_POSTGRES_URL", raising=False)  # tests choose their instance storage
     yield
 
 
