@@ -68,7 +68,7 @@ def write_instance_yaml(home: Path, env: Mapping[str, str] | None = None) -> Pat
     cfg = home / "dagster.yaml"
     text = instance_yaml(env)
     if not cfg.exists() or cfg.read_text(encoding="utf-8") != text:
-        tmp = cfg.with_suffix(".yaml.tmp")
+        tmp = cfg.with_name(f".dagster.yaml.{os.getpid()}.tmp")  # concurrent openers never clash
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(cfg)
     return cfg
