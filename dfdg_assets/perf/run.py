@@ -330,8 +330,8 @@ def _child_prepare(p: dict[str, Any]) -> dict[str, Any]:
 
     import polars as pl
 
-    from dfdg_assets.ingest import contract
     from dfdg_assets.core.cpr import surrogate_keys
+    from dfdg_assets.ingest import contract
     from dfdg_assets.ingest.delivery import delivery_months, parse_csv
     from dfdg_assets.ingest.rows import check_rows
     from dfdg_assets.staging.versions import latest_version
