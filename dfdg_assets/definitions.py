@@ -15,12 +15,13 @@ from dfdg_assets.orchestration.jobs import (
     ingest_job,
     rollout_job,
 )
+from dfdg_assets.orchestration.overdue import levering_rettidig
 from dfdg_assets.orchestration.schedules import maanedlig_indlaesning
 from dfdg_assets.orchestration.sensors import nye_leveringer
 
 defs = dg.Definitions(
     assets=describe([*INGEST_ASSETS, *ROLLOUT_ASSETS, duckdb_katalog]),
-    asset_checks=ASSET_CHECKS,
+    asset_checks=[*ASSET_CHECKS, levering_rettidig],
     jobs=[ingest_job, rollout_job, eksporter_datapakke],
     sensors=[nye_leveringer],
     schedules=[maanedlig_indlaesning],

@@ -651,6 +651,18 @@ def test_overdue_is_logged_once_per_change_and_the_cursor_stays_short(loaded_tem
     assert overdue_change("", before) == f"Forfaldne leveringer: {before}"
     assert overdue_change(before, before) is None
     assert overdue_change(before, "") == "Ingen forfaldne leveringer længere"
+    # one clear signal: the check levering_rettidig on raw_visitation failed once, naming months
+    evals = [  # reported by the sensor, without a run (the ingest runs evaluate it too)
+        r.event_log_entry.dagster_event.event_specific_data
+        for r in inst.get_event_records(
+            dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=100
+        )
+        if not r.event_log_entry.run_id
+    ]
+    mine = [e for e in evals if e.check_name == "levering_rettidig"]
+    assert len(mine) == 1 and not mine[0].passed
+    assert mine[0].severity == dg.AssetCheckSeverity.WARN
+    assert mine[0].description.startswith("Forfaldne leveringer: 2020-12, 2021-01")
 
 
 def test_sensor_and_schedule_start_stopped():

@@ -30,6 +30,7 @@ from dfdg_assets.orchestration.ledger import (
     pending_deliveries,
     plan_rollout,
 )
+from dfdg_assets.orchestration.overdue import evaluation as overdue_evaluation
 
 
 def ingest_request(month: str, content_hash: str, previous: str | None = None) -> dg.RunRequest:
@@ -109,6 +110,8 @@ def nye_leveringer(
     change = overdue_change(cursor.get("forfaldne", ""), overdue)
     if change:
         context.log.warning(change)
+        # the check levering_rettidig on raw_visitation shows the new state in the UI
+        context.instance.report_runless_asset_event(overdue_evaluation(late))
     for n in notes:
         if not n.startswith("forfaldne"):
             context.log.warning(n)
