@@ -136,3 +136,41 @@ def test_operator_ui_in_a_real_browser(tmp_path):
     assert _answers(root) == before
     assert {p.name for p in shots.iterdir()} >= {"catalog.png", "partition.png", "checks.png"}
     print(f"browser test: {time.monotonic() - t0:.1f} s, screenshots in {shots}")
+
+
+@pytest.mark.slow  # starts dagster dev (~15-25 s)
+def test_dfdg_ui_prints_its_address_and_stops_within_seconds_on_ctrl_c(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from dfdg_assets.orchestration.ui import free_port
+
+    port = free_port()
+    env = {**os.environ, "DFDG_DATA_ROOT": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dfdg_assets.cli", "ui", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "Dagster UI: http://localhost:" in line:
+                break
+        assert f"http://localhost:{port}" in "".join(lines)
+        t = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        assert time.monotonic() - t < 12
+        assert proc.returncode == 0
+        assert "Stoppet" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
