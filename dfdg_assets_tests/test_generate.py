@@ -477,3 +477,14 @@ def test_argument_checks(tmp_path):
     )
     assert summary.months == 1 and summary.rows["borger"] > 30
     assert "cpr" not in str(summary)
+
+
+def test_default_period_ends_with_the_last_complete_month():
+    import datetime as dt
+
+    from dfdg_assets.generate.run import default_period
+
+    assert default_period(today=dt.date(2026, 12, 5)) == ("2022-01", "2026-11")
+    assert default_period(today=dt.date(2027, 1, 1)) == ("2022-01", "2026-12")
+    assert default_period(til="2019-06") == ("2017-01", "2019-06")
+    assert default_period("2020-03", "2020-05") == ("2020-03", "2020-05")
