@@ -7,14 +7,8 @@ import dagster as dg
 from dfdg_assets.core.catalog import describe
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.exports.jobs import eksporter_datapakke
-from dfdg_assets.orchestration.jobs import (
-    ASSET_CHECKS,
-    INGEST_ASSETS,
-    ROLLOUT_ASSETS,
-    duckdb_katalog,
-    ingest_job,
-    rollout_job,
-)
+from dfdg_assets.maintenance.assets import INGEST_ASSETS, ROLLOUT_ASSETS, duckdb_katalog
+from dfdg_assets.orchestration.jobs import ASSET_CHECKS, ingest_job, rollout_job
 from dfdg_assets.orchestration.overdue import levering_rettidig
 from dfdg_assets.orchestration.schedules import maanedlig_indlaesning
 from dfdg_assets.orchestration.sensors import nye_leveringer

@@ -5,9 +5,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from dfdg_assets.benchmark import assets as benchmark_assets
-from dfdg_assets.benchmark.assets import TABLE, afsloeringskontrol, cube_benchmark
 from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.cubes.assets import benchmark as benchmark_assets
+from dfdg_assets.cubes.assets.benchmark import TABLE, afsloeringskontrol, cube_benchmark
 from dfdg_assets.generate import generate
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.loader import load

@@ -24,8 +24,8 @@ from csv import DictReader
 import polars as pl
 import pytest
 
-from dfdg_assets.benchmark.assets import COLUMNS as PUBLISHED_COLUMNS
 from dfdg_assets.core.settings import DataRoot
+from dfdg_assets.cubes.assets.benchmark import COLUMNS as PUBLISHED_COLUMNS
 from dfdg_assets.cubes.benchmark_query import (
     COLUMNS,
     FIGURES,

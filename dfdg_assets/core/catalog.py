@@ -16,8 +16,9 @@ from dfdg_assets.storage.warehouse import table_docs
 
 def _schemas() -> dict[str, pa.DataFrameSchema]:
     # the schemas assets build when they run (the others exist from import on)
-    from dfdg_assets.facts.schemas import course_schema, participant_schema
+    from dfdg_assets.facts.schemas import participant_schema
     from dfdg_assets.staging.assets import _RECORDS, _schema
+    from dfdg_assets.staging.schemas import course_schema
 
     course_schema(), participant_schema()
     for name, key in _RECORDS.items():

@@ -16,7 +16,7 @@ from dfdg_assets.dimensions import build
 from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import raw_schema
 from dfdg_assets.raw.ingest import raw_table, versions
-from dfdg_assets.staging.assets import staging_schema
+from dfdg_assets.staging.schemas import staging_schema
 from dfdg_assets.storage.warehouse import document_table
 
 GRAIN = {

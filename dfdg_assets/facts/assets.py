@@ -1,34 +1,30 @@
-"""Fact assets. The course history is rebuilt by every ingest (unpartitioned state spanning all
-months); the weekly facts are monthly partitions rolled out by the rollout job, a range of months
-in one run, one month at a time to bound memory."""
+"""Fact assets: the weekly facts are monthly partitions rolled out by the rollout job, a range of
+months in one run, one month at a time to bound memory."""
 
 import dagster as dg
 import polars as pl
 
 from dfdg_assets.core.guard import personal_data_guard
 from dfdg_assets.core.partitions import data_months
-from dfdg_assets.core.publishing import publish_months, publish_table
+from dfdg_assets.core.publishing import publish_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.weeks import month_of_key
 from dfdg_assets.facts.keys import KEYS, duplicate_keys, orphans
 from dfdg_assets.facts.schemas import (
     ACTIVITY_WEEK_COLS,
     CONVERSATION_WEEK_COLS,
-    COURSE_COLS,
     VISITATION_WEEK_COLS,
     activity_week_schema,
     conversation_week_schema,
-    course_schema,
     participant_schema,
     visitation_week_schema,
 )
-from dfdg_assets.rules.courses import build_courses
 from dfdg_assets.rules.rollout import activity_weeks, conversation_weeks, course_weeks
-from dfdg_assets.staging.assets import staging_schema
+from dfdg_assets.staging.assets import scan_staging
+from dfdg_assets.staging.schemas import COURSE_COLS, staging_schema
 from dfdg_assets.storage.warehouse import document_table
 
 GRAIN = {
-    "stg_visitationsforloeb": "one row per visitation course (forloeb_id = the visitation that opened it), R4",
     "fct_visitation_uge": "one row per visitation course and ISO week in force (R5); partition M = weeks whose Sunday is in M",
     "fct_aktivitet_uge": "one row per activity and ISO week in force (R6), with the days of the activity in the week",
     "fct_samtale_uge": "one row per held conversation, in the ISO week of its date (R7)",
@@ -46,11 +42,6 @@ def _meta(name: str) -> dict:
     return {"description": f"Grain: {GRAIN[name]}.", "metadata": {"grain": GRAIN[name]}}
 
 
-def _stg(data_root: DataRootResource, name: str) -> pl.LazyFrame:
-    cols = staging_schema(name)
-    return data_root.warehouse.scan(f"stg_{name}", schema=cols).drop("data_maaned", "linje")
-
-
 def _months(context: dg.AssetExecutionContext, data_root: DataRootResource) -> list[str]:
     months = [month_of_key(k) for k in context.partition_keys]
     delivered = set(data_root.warehouse.partitions("raw_visitation"))
@@ -61,23 +52,6 @@ def _months(context: dg.AssetExecutionContext, data_root: DataRootResource) -> l
             "udrullet ud fra det kendte (R1)"
         )
     return months
-
-
-@dg.asset(
-    group_name="staging",
-    deps=["stg_visitation"],
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    **_meta("stg_visitationsforloeb"),
-)
-def stg_visitationsforloeb(data_root: DataRootResource) -> dg.MaterializeResult:
-    """Visitation courses (R4): the same-day rule, end dates from the next course across
-    municipalities, open courses to 9999-12-31, Afmeldt ending a chain."""
-    with personal_data_guard():
-        courses = build_courses(_stg(data_root, "visitation")).select(list(COURSE_COLS)).collect()
-        meta = publish_table(data_root, "stg_visitationsforloeb", courses, course_schema())
-        meta["aabne_forloeb"] = int((courses["slutdato"].dt.year() == 9999).sum())
-        return dg.MaterializeResult(metadata=meta)
 
 
 def _key_checks(name: str) -> list[dg.AssetCheckSpec]:
@@ -206,12 +180,14 @@ def _visitation_weeks(data_root):
 
 
 def _activity_weeks(data_root):
-    acts = _stg(data_root, "aktivitet").sort([*_SOURCE_ORDER, "aktivitet_id"]).collect().lazy()
+    acts = (
+        scan_staging(data_root, "aktivitet").sort([*_SOURCE_ORDER, "aktivitet_id"]).collect().lazy()
+    )
     return lambda m: activity_weeks(acts, [m])
 
 
 def _conversation_weeks(data_root):
-    convs = _stg(data_root, "samtale").sort(
+    convs = scan_staging(data_root, "samtale").sort(
         "kommunekode", "borger_key", "samtaledato", "samtale_id"
     )
     convs = convs.collect().lazy()
@@ -278,5 +254,4 @@ def bdg_samtale_deltager(
         )
 
 
-INGEST_FACTS = [stg_visitationsforloeb]
 ROLLOUT_FACTS = [fct_visitation_uge, fct_aktivitet_uge, fct_samtale_uge, bdg_samtale_deltager]

@@ -1,45 +1,34 @@
-"""YR benefits (from 2020-01): the current YR rows per week-month (R3), the citizen-week benefits
-of the DFDG population (R8) and the 16-66 population per municipality (R9). Monthly partitions
+"""YR benefit facts (from 2020-01): the citizen-week benefits of the DFDG population (R8) and the
+16-66 population per municipality (R9). Monthly partitions
 in the rollout job; months before 2020-01 hold empty partitions."""
 
 import dagster as dg
 import polars as pl
 
-from dfdg_assets.core.cpr import surrogate_keys
 from dfdg_assets.core.guard import personal_data_guard
 from dfdg_assets.core.partitions import data_months
 from dfdg_assets.core.publishing import publish_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
-from dfdg_assets.core.weeks import month_of_key, week_frame
-from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS, WEEK_COLS
+from dfdg_assets.core.weeks import month_of_key
+from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
 from dfdg_assets.ingest.contract import YR_FIRST_MONTH
-from dfdg_assets.raw.ingest import raw_table, versions
+from dfdg_assets.raw.ingest import raw_table
 from dfdg_assets.rules.benefits import (
     citizen_week_benefits,
-    current_yr_rows,
     population_16_66,
     population_weeks,
 )
+from dfdg_assets.staging.benefits import YDELSE_COLS
 from dfdg_assets.storage.warehouse import document_table
 
 GRAIN = {
-    "stg_ydelse": "one row per YR row (citizen, week, benefit row) of the latest delivery carrying the citizen-week (R3); partition M = weeks belonging to M",
     "fct_borger_ydelse_uge": "one row per DFDG citizen-week (course or activity in force) and benefit; 'Uden ydelse i YR' without a YR row (R8)",
     "fct_befolkning_16_66": "one row per municipality: residents aged 16-66 on the month's last day (R9); no rows for a month without its delivery",
 }
 for _t, _g in GRAIN.items():
     document_table(_t, _g)
 
-YDELSE_COLS = {
-    "borger_key": pl.Int64(),
-    "kommunekode": pl.Int32(),
-    "beskaeftigelsesydelse": pl.String(),
-    "udbetalt_beloeb": pl.Float64(),
-    "refusionsprocent": pl.Float64(),
-    **WEEK_COLS,
-    "data_maaned": pl.String(),
-}
 BENEFIT_WEEK_COLS = {
     "borger_key": pl.Int64(),
     "uge": pl.String(),
@@ -48,9 +37,6 @@ BENEFIT_WEEK_COLS = {
 }
 POP_COLS = {"kommunekode": pl.Int32(), "antal_borgere_16_66": pl.Int64(), "maaned": pl.String()}
 
-YDELSE_SCHEMA = table_schema(
-    "stg_ydelse", {c: (t, c == "refusionsprocent") for c, t in YDELSE_COLS.items()}
-)
 BENEFIT_WEEK_SCHEMA = table_schema(
     "fct_borger_ydelse_uge",
     {c: (t, False) for c, t in BENEFIT_WEEK_COLS.items()},
@@ -76,45 +62,6 @@ def _asset(name: str, deps: list[str]):
         op_tags={"dfdg/skriver": "ja"},
         **_meta(name),
     )
-
-
-def yr_rows_for_month(wh, month: str) -> pl.DataFrame:
-    """The current YR rows of the weeks belonging to `month`, CPR replaced by the surrogate key."""
-    weeks = week_frame([month])
-    rows = current_yr_rows(versions(wh, "ydelse"), weeks["uge"].to_list()).collect()
-    keys = (
-        surrogate_keys(rows["cpr"], wh.key_secret())
-        if rows.height
-        else pl.Series([], dtype=pl.Int64)
-    )
-    return (
-        rows.with_columns(keys.alias("borger_key"))
-        .join(weeks.select(list(WEEK_COLS)), on="uge", how="left")
-        .select(list(YDELSE_COLS))
-        .sort("kommunekode", "borger_key", "uge", "beskaeftigelsesydelse", "udbetalt_beloeb")
-    )
-
-
-@_asset("stg_ydelse", [raw_table("ydelse")])
-def stg_ydelse(
-    context: dg.AssetExecutionContext, data_root: DataRootResource
-) -> dg.MaterializeResult:
-    """YR rows per week-month: a later delivery carrying a citizen-week replaces all its earlier rows."""
-    with personal_data_guard():
-        wh = data_root.warehouse
-
-        def frames():
-            for m in (month_of_key(k) for k in context.partition_keys):
-                yield (
-                    m,
-                    (
-                        yr_rows_for_month(wh, m)
-                        if m >= YR_FIRST_MONTH
-                        else pl.DataFrame(schema=YDELSE_COLS)
-                    ),
-                )
-
-        return publish_months(data_root, "stg_ydelse", frames(), YDELSE_SCHEMA, context)
 
 
 @_asset("fct_borger_ydelse_uge", ["stg_ydelse", "fct_visitation_uge", "fct_aktivitet_uge"])
@@ -180,4 +127,4 @@ def fct_befolkning_16_66(
         return publish_months(data_root, "fct_befolkning_16_66", frames(), POP_SCHEMA, context)
 
 
-BENEFIT_FACTS = [stg_ydelse, fct_borger_ydelse_uge, fct_befolkning_16_66]
+BENEFIT_FACTS = [fct_borger_ydelse_uge, fct_befolkning_16_66]

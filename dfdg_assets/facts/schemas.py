@@ -5,21 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from dfdg_assets.core.schemas import table_schema
-from dfdg_assets.staging.assets import staging_schema
-
-WEEK_COLS = {"uge": pl.String(), "maaned": pl.String(), "kvartal": pl.String(), "aar": pl.Int32()}
-
-COURSE_COLS: dict[str, pl.DataType] = {
-    "forloeb_id": pl.String(),
-    "borger_key": pl.Int64(),
-    "kommunekode": pl.Int32(),
-    "startdato": pl.Date(),
-    "slutdato": pl.Date(),
-    "ydelsesgruppe": pl.String(),
-    "visitationskategori": pl.String(),
-    "visiterende_org_id": pl.String(),
-}
-COURSE_NULLABLE = {"visiterende_org_id", "visitationskategori"}
+from dfdg_assets.staging.schemas import COURSE_NULLABLE, WEEK_COLS, staging_schema
 
 VISITATION_WEEK_COLS: dict[str, pl.DataType] = {
     "forloeb_id": pl.String(),
@@ -69,14 +55,6 @@ _CONVERSATION_REQUIRED = {
     "samtalestatus",
     *WEEK_COLS,
 }
-
-
-def course_schema():
-    return table_schema(
-        "stg_visitationsforloeb",
-        {c: (t, c in COURSE_NULLABLE) for c, t in COURSE_COLS.items()},
-        unique=["forloeb_id"],
-    )
 
 
 def visitation_week_schema():

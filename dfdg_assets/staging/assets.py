@@ -10,8 +10,9 @@ from dfdg_assets.core.publishing import publish_table
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.ingest import contract
-from dfdg_assets.ingest.rows import raw_schema
 from dfdg_assets.raw.ingest import raw_table, versions
+from dfdg_assets.rules.courses import build_courses
+from dfdg_assets.staging.schemas import COURSE_COLS, course_schema, staging_schema
 from dfdg_assets.staging.versions import current_participants, latest_version, with_borger_key
 from dfdg_assets.storage.warehouse import document_table
 
@@ -25,21 +26,16 @@ GRAIN = {
     "stg_aktivitet": "one row per aktivitet_id: the version from the latest delivery (R3)",
     "stg_samtale": "one row per samtale_id: the version from the latest delivery (R3)",
     "stg_samtale_deltager": "one row per participant row of the latest delivery carrying the conversation (R3)",
+    "stg_visitationsforloeb": "one row per visitation course (forloeb_id = the visitation that opened it), R4",
 }
 for _t, _g in GRAIN.items():
     document_table(_t, _g)
 
 
-def staging_schema(name: str) -> dict[str, pl.DataType]:
-    """Columns of a staging table: the raw columns with cpr replaced by borger_key."""
-    cols = raw_schema(contract.FILES_BY_NAME[name])
-    out: dict[str, pl.DataType] = {}
-    for c, t in cols.items():
-        if c == "cpr":
-            out["borger_key"] = pl.Int64()
-        else:
-            out[c] = t
-    return out
+def scan_staging(data_root: DataRootResource, name: str) -> pl.LazyFrame:
+    """A staging table of one record type without its delivery columns (data month, line)."""
+    cols = staging_schema(name)
+    return data_root.warehouse.scan(f"stg_{name}", schema=cols).drop("data_maaned", "linje")
 
 
 def _schema(name: str, key: list[str] | None):
@@ -120,4 +116,30 @@ def stg_samtale_deltager(
     return dg.MaterializeResult(metadata=meta)
 
 
-STAGING_ASSETS = [stg_visitation, stg_aktivitet, stg_samtale, stg_samtale_deltager]
+@dg.asset(
+    group_name="staging",
+    deps=["stg_visitation"],
+    kinds={"polars", "parquet"},
+    op_tags={"dfdg/skriver": "ja"},
+    description=f"Grain: {GRAIN['stg_visitationsforloeb']}.",
+    metadata={"grain": GRAIN["stg_visitationsforloeb"]},
+)
+def stg_visitationsforloeb(data_root: DataRootResource) -> dg.MaterializeResult:
+    """Visitation courses (R4): the same-day rule, end dates from the next course across
+    municipalities, open courses to 9999-12-31, Afmeldt ending a chain."""
+    with personal_data_guard():
+        courses = (
+            build_courses(scan_staging(data_root, "visitation")).select(list(COURSE_COLS)).collect()
+        )
+        meta = publish_table(data_root, "stg_visitationsforloeb", courses, course_schema())
+        meta["aabne_forloeb"] = int((courses["slutdato"].dt.year() == 9999).sum())
+        return dg.MaterializeResult(metadata=meta)
+
+
+STAGING_ASSETS = [
+    stg_visitation,
+    stg_aktivitet,
+    stg_samtale,
+    stg_samtale_deltager,
+    stg_visitationsforloeb,
+]

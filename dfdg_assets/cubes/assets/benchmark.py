@@ -18,11 +18,12 @@ from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.weeks import month_of_key
 from dfdg_assets.cubes.disclosure import HELE_LANDET, add_key_figures, audit, suppress
 from dfdg_assets.dimensions import build
-from dfdg_assets.facts.benefit_assets import POP_COLS, YDELSE_COLS
+from dfdg_assets.facts.benefit_assets import POP_COLS
 from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
 from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table
 from dfdg_assets.rules.benefits import benchmark_counts
+from dfdg_assets.staging.benefits import YDELSE_COLS
 from dfdg_assets.storage.warehouse import document_table
 
 TABLE = "cube_benchmark"

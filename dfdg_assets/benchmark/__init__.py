@@ -1,1 +1,0 @@
-"""The published cross-municipality benchmark (YdelsesAktivitetBenchmark) as Dagster assets."""

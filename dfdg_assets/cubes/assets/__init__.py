@@ -1,0 +1,1 @@
+"""The cubes layer in Dagster (the published benchmark); the pure cube code sits beside it."""
