@@ -9,21 +9,21 @@ from collections.abc import Sequence
 import dagster as dg
 import pandera.polars as pa
 
+from dfdg_assets.core.grain import GRAIN
 from dfdg_assets.core.schemas import TABLE_SCHEMAS, raw_table_schema, rejected_schema
 from dfdg_assets.ingest import contract
-from dfdg_assets.storage.warehouse import table_docs
 
 
 def _schemas() -> dict[str, pa.DataFrameSchema]:
     # the schemas assets build when they run (the others exist from import on)
     from dfdg_assets.facts.schemas import participant_schema
-    from dfdg_assets.staging.assets import _RECORDS, _schema
+    from dfdg_assets.staging.assets import RECORD_KEYS, staging_table_schema
     from dfdg_assets.staging.schemas import course_schema
 
     course_schema(), participant_schema()
-    for name, key in _RECORDS.items():
-        _schema(name, list(key))
-    _schema("samtale_deltager", None)
+    for name, key in RECORD_KEYS.items():
+        staging_table_schema(name, list(key))
+    staging_table_schema("samtale_deltager", None)
     out = dict(TABLE_SCHEMAS)
     for spec in contract.FILES:
         out[f"raw_{spec.name}"] = raw_table_schema(spec)
@@ -78,7 +78,7 @@ def column_schema(table: str) -> dg.TableSchema | None:
 
 def describe(assets: Sequence) -> list:
     """The assets with `dagster/column_schema` and `grain` added to every table's spec."""
-    grains = table_docs()
+    grains = GRAIN
 
     def add(spec: dg.AssetSpec) -> dg.AssetSpec:
         table = spec.key.to_user_string()

@@ -5,9 +5,8 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
+from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.cpr import surrogate_keys
-from dfdg_assets.core.guard import personal_data_guard
-from dfdg_assets.core.partitions import data_months
 from dfdg_assets.core.publishing import publish_months, publish_table
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
@@ -17,24 +16,6 @@ from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import raw_schema
 from dfdg_assets.raw.ingest import raw_table, versions
 from dfdg_assets.staging.schemas import staging_schema
-from dfdg_assets.storage.warehouse import document_table
-
-GRAIN = {
-    "dim_tid_uge": "one row per ISO week; partition M holds the weeks whose Sunday falls in M (R2)",
-    "dim_tid_dag": "one row per calendar day of the weeks belonging to the data month",
-    "dim_kommune": "one row per municipality (98), with its region",
-    "dim_region": "one row per region (5)",
-    "dim_organisation": "one row per organisation (org_id), unknown referenced ids flagged",
-    "dim_uddannelse": "one row per education code and type (AMU and DUN merged), unknown codes flagged",
-    "dim_borger": "one row per citizen: surrogate key, CPR, name (the only table with CPR and name)",
-}
-for _t, _g in GRAIN.items():
-    document_table(_t, _g)
-
-
-def _meta(name: str) -> dict:
-    return {"description": f"Grain: {GRAIN[name]}.", "metadata": {"grain": GRAIN[name]}}
-
 
 _WEEK_COLS = {
     "uge": (pl.String, False),
@@ -52,42 +33,26 @@ DAY_SCHEMA = table_schema(
 )
 
 
-@dg.asset(
-    group_name="dimensions",
-    partitions_def=data_months,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    **_meta("dim_tid_uge"),
-)
+@warehouse_asset("dim_tid_uge", "dimensions", partitioned=True)
 def dim_tid_uge(
     context: dg.AssetExecutionContext, data_root: DataRootResource
 ) -> dg.MaterializeResult:
     """ISO weeks with the month, quarter and year they belong to (by their Sunday)."""
-    with personal_data_guard():
-        months = [month_of_key(k) for k in context.partition_keys]
-        return publish_months(
-            data_root, "dim_tid_uge", {m: week_frame([m]) for m in months}, WEEK_SCHEMA, context
-        )
+    months = [month_of_key(k) for k in context.partition_keys]
+    return publish_months(
+        data_root, "dim_tid_uge", {m: week_frame([m]) for m in months}, WEEK_SCHEMA, context
+    )
 
 
-@dg.asset(
-    group_name="dimensions",
-    partitions_def=data_months,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    **_meta("dim_tid_dag"),
-)
+@warehouse_asset("dim_tid_dag", "dimensions", partitioned=True)
 def dim_tid_dag(
     context: dg.AssetExecutionContext, data_root: DataRootResource
 ) -> dg.MaterializeResult:
     """Calendar days of the weeks belonging to each data month."""
-    with personal_data_guard():
-        months = [month_of_key(k) for k in context.partition_keys]
-        return publish_months(
-            data_root, "dim_tid_dag", {m: day_frame([m]) for m in months}, DAY_SCHEMA, context
-        )
+    months = [month_of_key(k) for k in context.partition_keys]
+    return publish_months(
+        data_root, "dim_tid_dag", {m: day_frame([m]) for m in months}, DAY_SCHEMA, context
+    )
 
 
 KOMMUNE_SCHEMA = table_schema(
@@ -111,32 +76,20 @@ REGION_SCHEMA = table_schema(
 )
 
 
-@dg.asset(
-    group_name="dimensions",
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    **_meta("dim_kommune"),
-)
+@warehouse_asset("dim_kommune", "dimensions")
 def dim_kommune(data_root: DataRootResource) -> dg.MaterializeResult:
     """The 98 municipalities with their regions (reference data shipped with the product)."""
-    with personal_data_guard():
-        return dg.MaterializeResult(
-            metadata=publish_table(data_root, "dim_kommune", build.dim_kommune(), KOMMUNE_SCHEMA)
-        )
+    return dg.MaterializeResult(
+        metadata=publish_table(data_root, "dim_kommune", build.dim_kommune(), KOMMUNE_SCHEMA)
+    )
 
 
-@dg.asset(
-    group_name="dimensions",
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    **_meta("dim_region"),
-)
+@warehouse_asset("dim_region", "dimensions")
 def dim_region(data_root: DataRootResource) -> dg.MaterializeResult:
     """The 5 regions (reference data shipped with the product)."""
-    with personal_data_guard():
-        return dg.MaterializeResult(
-            metadata=publish_table(data_root, "dim_region", build.dim_region(), REGION_SCHEMA)
-        )
+    return dg.MaterializeResult(
+        metadata=publish_table(data_root, "dim_region", build.dim_region(), REGION_SCHEMA)
+    )
 
 
 ORG_SCHEMA = table_schema(
@@ -158,8 +111,9 @@ def _stg(wh, name: str) -> pl.LazyFrame:
     return wh.scan(f"stg_{name}", schema=staging_schema(name))
 
 
-@dg.asset(
-    group_name="dimensions",
+@warehouse_asset(
+    "dim_organisation",
+    "dimensions",
     deps=[
         raw_table("organisation"),
         "beskaer_opbevaring",
@@ -167,28 +121,24 @@ def _stg(wh, name: str) -> pl.LazyFrame:
         "stg_aktivitet",
         "stg_samtale",
     ],
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    **_meta("dim_organisation"),
 )
 def dim_organisation(data_root: DataRootResource) -> dg.MaterializeResult:
     """Organisations in every role (ansvarlig, aktiverende, visiterende, indkaldende)."""
-    with personal_data_guard():
-        wh = data_root.warehouse
-        refs = pl.concat(
-            [
-                _stg(wh, "visitation").select(pl.col("visiterende_org_id").alias("org_id")),
-                _stg(wh, "aktivitet").select(pl.col("ansvarlig_org_id").alias("org_id")),
-                _stg(wh, "aktivitet").select(pl.col("aktiverende_org_id").alias("org_id")),
-                _stg(wh, "samtale").select(pl.col("indkaldende_org_id").alias("org_id")),
-            ]
-        ).collect()["org_id"]
-        df = build.dim_organisation(
-            wh.scan(raw_table("organisation"), schema=raw_schema(contract.ORGANISATION)), refs
-        )
-        meta = publish_table(data_root, "dim_organisation", df, ORG_SCHEMA)
-        meta["ukendte_organisationer"] = int(df["ukendt"].sum())
-        return dg.MaterializeResult(metadata=meta)
+    wh = data_root.warehouse
+    refs = pl.concat(
+        [
+            _stg(wh, "visitation").select(pl.col("visiterende_org_id").alias("org_id")),
+            _stg(wh, "aktivitet").select(pl.col("ansvarlig_org_id").alias("org_id")),
+            _stg(wh, "aktivitet").select(pl.col("aktiverende_org_id").alias("org_id")),
+            _stg(wh, "samtale").select(pl.col("indkaldende_org_id").alias("org_id")),
+        ]
+    ).collect()["org_id"]
+    df = build.dim_organisation(
+        wh.scan(raw_table("organisation"), schema=raw_schema(contract.ORGANISATION)), refs
+    )
+    meta = publish_table(data_root, "dim_organisation", df, ORG_SCHEMA)
+    meta["ukendte_organisationer"] = int(df["ukendt"].sum())
+    return dg.MaterializeResult(metadata=meta)
 
 
 EDU_SCHEMA = table_schema(
@@ -204,24 +154,21 @@ EDU_SCHEMA = table_schema(
 )
 
 
-@dg.asset(
-    group_name="dimensions",
+@warehouse_asset(
+    "dim_uddannelse",
+    "dimensions",
     deps=[raw_table("uddannelse"), "beskaer_opbevaring", "stg_aktivitet"],
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    **_meta("dim_uddannelse"),
 )
 def dim_uddannelse(data_root: DataRootResource) -> dg.MaterializeResult:
     """AMU and DUN education codes with titles (the seed's AMU dimension)."""
-    with personal_data_guard():
-        wh = data_root.warehouse
-        refs = _stg(wh, "aktivitet").select("uddannelseskode", "uddannelseskodetype").collect()
-        df = build.dim_uddannelse(
-            wh.scan(raw_table("uddannelse"), schema=raw_schema(contract.UDDANNELSE)), refs
-        )
-        meta = publish_table(data_root, "dim_uddannelse", df, EDU_SCHEMA)
-        meta["ukendte_koder"] = int(df["ukendt"].sum())
-        return dg.MaterializeResult(metadata=meta)
+    wh = data_root.warehouse
+    refs = _stg(wh, "aktivitet").select("uddannelseskode", "uddannelseskodetype").collect()
+    df = build.dim_uddannelse(
+        wh.scan(raw_table("uddannelse"), schema=raw_schema(contract.UDDANNELSE)), refs
+    )
+    meta = publish_table(data_root, "dim_uddannelse", df, EDU_SCHEMA)
+    meta["ukendte_koder"] = int(df["ukendt"].sum())
+    return dg.MaterializeResult(metadata=meta)
 
 
 BORGER_SCHEMA = table_schema(
@@ -239,8 +186,9 @@ BORGER_SCHEMA = table_schema(
 )
 
 
-@dg.asset(
-    group_name="dimensions",
+@warehouse_asset(
+    "dim_borger",
+    "dimensions",
     deps=[
         "beskaer_opbevaring",
         raw_table("borger"),
@@ -249,31 +197,27 @@ BORGER_SCHEMA = table_schema(
         raw_table("samtale"),
         raw_table("ydelse"),
     ],
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    **_meta("dim_borger"),
 )
 def dim_borger(data_root: DataRootResource) -> dg.MaterializeResult:
     """Citizens: the one place CPR numbers and names are kept; facts carry `borger_key`."""
-    with personal_data_guard():
-        wh = data_root.warehouse
-        refs = (
-            pl.concat(
-                [
-                    versions(wh, n).select("cpr")
-                    for n in ("visitation", "aktivitet", "samtale", "ydelse", "borger")
-                ]
-            )
-            .unique()
-            .collect()["cpr"]
+    wh = data_root.warehouse
+    refs = (
+        pl.concat(
+            [
+                versions(wh, n).select("cpr")
+                for n in ("visitation", "aktivitet", "samtale", "ydelse", "borger")
+            ]
         )
-        keys = pl.DataFrame({"cpr": refs, "borger_key": surrogate_keys(refs, wh.key_secret())})
-        df = build.dim_borger(
-            wh.scan(raw_table("borger"), schema=raw_schema(contract.BORGER)), refs, keys
-        )
-        meta = publish_table(data_root, "dim_borger", df, BORGER_SCHEMA)
-        meta["uden_for_folkeregister"] = int((~df["i_folkeregister"]).sum())
-        return dg.MaterializeResult(metadata=meta)
+        .unique()
+        .collect()["cpr"]
+    )
+    keys = pl.DataFrame({"cpr": refs, "borger_key": surrogate_keys(refs, wh.key_secret())})
+    df = build.dim_borger(
+        wh.scan(raw_table("borger"), schema=raw_schema(contract.BORGER)), refs, keys
+    )
+    meta = publish_table(data_root, "dim_borger", df, BORGER_SCHEMA)
+    meta["uden_for_folkeregister"] = int((~df["i_folkeregister"]).sum())
+    return dg.MaterializeResult(metadata=meta)
 
 
 INGEST_DIMENSIONS = [dim_kommune, dim_region, dim_organisation, dim_uddannelse, dim_borger]

@@ -7,96 +7,34 @@ undocumented.
 
 from __future__ import annotations
 
-# ---------------------------------------------------------------- tables: (grain, what the package holds)
-TABLES: dict[str, tuple[str, str]] = {
+# ---------------------------------------------------------------- tables: what the package holds
+# (the grain of each table is in core/grain.py, one source for the UI, the catalogue and here)
+HOLDS: dict[str, str] = {
     # datamart: facts
-    "fct_visitation_uge": (
-        "one row per visitation course and ISO week in force (R5)",
-        "the municipality's courses (kommunekode = the municipality) in the weeks of the period",
-    ),
-    "fct_aktivitet_uge": (
-        "one row per activity and ISO week in force (R6)",
-        "the municipality's activities (the responsible municipality) in the weeks of the period",
-    ),
-    "fct_samtale_uge": (
-        "one row per held conversation, in the ISO week of its date (R7)",
-        "the municipality's held conversations dated in the weeks of the period",
-    ),
-    "bdg_samtale_deltager": (
-        "one row per participant row of a held conversation (bridge to fct_samtale_uge on samtale_id and maaned)",
-        "the participants of the conversations in fct_samtale_uge",
-    ),
-    "stg_ydelse": (
-        "one row per current YR row (citizen, ISO week, benefit row); the latest delivery carrying a citizen-week wins (R3)",
-        "YR rows paid by the municipality (kommunekode = the paying municipality) in the weeks of the period; none before 2020-01",
-    ),
-    "fct_borger_ydelse_uge": (
-        "one row per DFDG citizen-week (course or activity in force) and benefit; 'Uden ydelse i YR' without a YR row (R8)",
-        "the citizen-weeks in which the citizen has a course or an activity of the municipality; the benefit may be paid by any municipality",
-    ),
-    "fct_befolkning_16_66": (
-        "one row per municipality and month: residents aged 16-66 on the month's last day (R9)",
-        "the municipality's rows of the months of the period (a month without its delivery has no row)",
-    ),
+    "fct_visitation_uge": "the municipality's courses (kommunekode = the municipality) in the weeks of the period",
+    "fct_aktivitet_uge": "the municipality's activities (the responsible municipality) in the weeks of the period",
+    "fct_samtale_uge": "the municipality's held conversations dated in the weeks of the period",
+    "bdg_samtale_deltager": "the participants of the conversations in fct_samtale_uge",
+    "stg_ydelse": "YR rows paid by the municipality (kommunekode = the paying municipality) in the weeks of the period; none before 2020-01",
+    "fct_borger_ydelse_uge": "the citizen-weeks in which the citizen has a course or an activity of the municipality; the benefit may be paid by any municipality",
+    "fct_befolkning_16_66": "the municipality's rows of the months of the period (a month without its delivery has no row)",
     # datamart: dimensions
-    "dim_borger": (
-        "one row per citizen (borger_key) with CPR number and name",
-        "only the citizens referenced by a fact table of this package",
-    ),
-    "dim_organisation": (
-        "one row per organisation (org_id); ids referenced by records but missing from every snapshot are flagged ukendt",
-        "only the organisations referenced by a fact table of this package (any role)",
-    ),
-    "dim_uddannelse": (
-        "one row per education code and code type (AMU and DUN); unknown referenced codes are flagged ukendt",
-        "only the education codes referenced by fct_aktivitet_uge",
-    ),
-    "dim_tid_uge": (
-        "one row per ISO week; a week belongs to the month of its Sunday (R2)",
-        "the weeks of the months of the period that are rolled out",
-    ),
-    "dim_kommune": (
-        "one row per municipality, with its region",
-        "this municipality only",
-    ),
+    "dim_borger": "only the citizens referenced by a fact table of this package",
+    "dim_organisation": "only the organisations referenced by a fact table of this package (any role)",
+    "dim_uddannelse": "only the education codes referenced by fct_aktivitet_uge",
+    "dim_tid_uge": "the weeks of the months of the period that are rolled out",
+    "dim_kommune": "this municipality only",
     # datamart: cube
-    "cube_benchmark": (
-        "one row per (month, municipality or Hele landet, breakdown, breakdown value) plus one total row per (month, municipality); counts of 1-4 suppressed",
-        "the municipality's rows and the Hele landet rows of the months of the period (published, disclosure-controlled aggregates); no other municipality's rows",
-    ),
+    "cube_benchmark": "the municipality's rows and the Hele landet rows of the months of the period (published, disclosure-controlled aggregates); no other municipality's rows",
     # dsa: raw delivery rows
-    "raw_visitation": (
-        "one row per visitation record as delivered in visitation.csv of a data month",
-        "rows with the municipality's kommunekode, delivery months of the period",
-    ),
-    "raw_aktivitet": (
-        "one row per activity record as delivered in aktivitet.csv of a data month",
-        "rows with the municipality's kommunekode (responsible municipality), delivery months of the period",
-    ),
-    "raw_samtale": (
-        "one row per conversation record as delivered in samtale.csv of a data month",
-        "rows with the municipality's kommunekode, delivery months of the period",
-    ),
-    "raw_samtale_deltager": (
-        "one row per participant row as delivered in samtale_deltager.csv of a data month",
-        "participant rows of the municipality's conversations delivered in the same data month (rows delivered without their conversation are left out, as in the warehouse)",
-    ),
-    "raw_ydelse": (
-        "one row per YR row (citizen, ISO week, benefit) as delivered in ydelse.csv of a data month (from 2020-01)",
-        "rows with the municipality's kommunekode (the paying municipality), delivery months of the period",
-    ),
-    "raw_borger": (
-        "one row per resident as delivered in borger.csv (snapshot at the end of the data month)",
-        "the municipality's residents (kommunekode = the municipality), delivery months of the period",
-    ),
-    "raw_organisation": (
-        "one row per organisation as delivered in organisation.csv (snapshot at the end of the data month)",
-        "organisations of the municipality and organisations referenced by its records in this package",
-    ),
-    "raw_uddannelse": (
-        "one row per education code as delivered in uddannelse.csv (snapshot at the end of the data month)",
-        "education codes referenced by the municipality's activities in this package",
-    ),
+    "raw_visitation": "rows with the municipality's kommunekode, delivery months of the period",
+    "raw_aktivitet": "rows with the municipality's kommunekode (responsible municipality), delivery months of the period",
+    "raw_samtale": "rows with the municipality's kommunekode, delivery months of the period",
+    "raw_samtale_deltager": "participant rows of the municipality's conversations delivered in the same data month (rows delivered without their conversation are left out, as in the warehouse)",
+    "raw_ydelse": "rows with the municipality's kommunekode (the paying municipality), delivery months of the period",
+    "raw_borger": "the municipality's residents (kommunekode = the municipality), delivery months of the period",
+    "raw_organisation": "organisations of the municipality and organisations referenced by its records in this package",
+    "raw_uddannelse": "education codes referenced by the municipality's activities in this package",
 }
 
 # ---------------------------------------------------------------- columns

@@ -33,6 +33,7 @@ from typing import Literal
 import polars as pl
 
 from dfdg_assets.core import refdata
+from dfdg_assets.core.grain import GRAIN
 from dfdg_assets.core.privacy import PersonalDataSafeError
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.core.weeks import months_between
@@ -412,7 +413,7 @@ def readme_text(
         "## Tables",
     ]
     for table, df in tables.items():
-        grain, holds = docs.TABLES[table]
+        grain, holds = GRAIN[table], docs.HOLDS[table]
         lines += [
             "",
             f"### {table}",

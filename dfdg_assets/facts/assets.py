@@ -4,8 +4,7 @@ months in one run, one month at a time to bound memory."""
 import dagster as dg
 import polars as pl
 
-from dfdg_assets.core.guard import personal_data_guard
-from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.publishing import publish_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.weeks import month_of_key
@@ -22,24 +21,10 @@ from dfdg_assets.facts.schemas import (
 from dfdg_assets.rules.rollout import activity_weeks, conversation_weeks, course_weeks
 from dfdg_assets.staging.assets import scan_staging
 from dfdg_assets.staging.schemas import COURSE_COLS, staging_schema
-from dfdg_assets.storage.warehouse import document_table
-
-GRAIN = {
-    "fct_visitation_uge": "one row per visitation course and ISO week in force (R5); partition M = weeks whose Sunday is in M",
-    "fct_aktivitet_uge": "one row per activity and ISO week in force (R6), with the days of the activity in the week",
-    "fct_samtale_uge": "one row per held conversation, in the ISO week of its date (R7)",
-    "bdg_samtale_deltager": "one row per participant row of a held conversation of the month (bridge)",
-}
-for _t, _g in GRAIN.items():
-    document_table(_t, _g)
 
 # Sources are ordered once by municipality and citizen; a roll-out keeps its input order, so each
 # month's rows come out clustered by municipality (row groups prune well) without a sort per month.
 _SOURCE_ORDER = ["kommunekode", "borger_key", "startdato"]
-
-
-def _meta(name: str) -> dict:
-    return {"description": f"Grain: {GRAIN[name]}.", "metadata": {"grain": GRAIN[name]}}
 
 
 def _months(context: dg.AssetExecutionContext, data_root: DataRootResource) -> list[str]:
@@ -135,9 +120,9 @@ class _KeyCheck:
 
 
 def _rollout_asset(name: str, deps: list[str], build, schema, cols):
-    @dg.asset(
-        name=name,
-        group_name="facts",
+    @warehouse_asset(
+        name,
+        "facts",
         deps=[
             *deps,
             "dim_tid_uge",
@@ -146,29 +131,24 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
             "dim_organisation",
             "dim_uddannelse",
         ],
+        partitioned=True,
         check_specs=_key_checks(name),
-        partitions_def=data_months,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        kinds={"polars", "parquet"},
-        op_tags={"dfdg/skriver": "ja"},
-        **_meta(name),
     )
     def _asset(
         context: dg.AssetExecutionContext, data_root: DataRootResource
     ) -> dg.MaterializeResult:
-        with personal_data_guard():
-            months = _months(context, data_root)
-            source = build(data_root)
-            checks = _KeyCheck(name, data_root)
+        months = _months(context, data_root)
+        source = build(data_root)
+        checks = _KeyCheck(name, data_root)
 
-            def frames():
-                for m in months:
-                    df = source(m).select(list(cols)).collect()
-                    checks.add(df, m)
-                    yield m, df
+        def frames():
+            for m in months:
+                df = source(m).select(list(cols)).collect()
+                checks.add(df, m)
+                yield m, df
 
-            result = publish_months(data_root, name, frames(), schema, context)
-            return dg.MaterializeResult(metadata=result.metadata, check_results=checks.results())
+        result = publish_months(data_root, name, frames(), schema, context)
+        return dg.MaterializeResult(metadata=result.metadata, check_results=checks.results())
 
     return _asset
 
@@ -217,41 +197,35 @@ fct_samtale_uge = _rollout_asset(
 )
 
 
-@dg.asset(
-    group_name="facts",
+@warehouse_asset(
+    "bdg_samtale_deltager",
+    "facts",
     deps=["fct_samtale_uge", "stg_samtale_deltager"],
-    partitions_def=data_months,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    **_meta("bdg_samtale_deltager"),
+    partitioned=True,
 )
 def bdg_samtale_deltager(
     context: dg.AssetExecutionContext, data_root: DataRootResource
 ) -> dg.MaterializeResult:
     """Participants of the month's held conversations (0..n per conversation)."""
-    with personal_data_guard():
-        wh = data_root.warehouse
-        participants = (
-            wh.scan("stg_samtale_deltager", schema=staging_schema("samtale_deltager"))
-            .select("samtale_id", "deltagertype")
+    wh = data_root.warehouse
+    participants = (
+        wh.scan("stg_samtale_deltager", schema=staging_schema("samtale_deltager"))
+        .select("samtale_id", "deltagertype")
+        .collect()
+    )
+    frames = {}
+    for m in [month_of_key(k) for k in context.partition_keys]:
+        held = (
+            wh.scan("fct_samtale_uge", [m], schema=CONVERSATION_WEEK_COLS)
+            .select("samtale_id")
             .collect()
         )
-        frames = {}
-        for m in [month_of_key(k) for k in context.partition_keys]:
-            held = (
-                wh.scan("fct_samtale_uge", [m], schema=CONVERSATION_WEEK_COLS)
-                .select("samtale_id")
-                .collect()
-            )
-            frames[m] = (
-                participants.join(held, on="samtale_id", how="semi")
-                .with_columns(pl.lit(m).alias("maaned"))
-                .sort("samtale_id", "deltagertype")
-            )
-        return publish_months(
-            data_root, "bdg_samtale_deltager", frames, participant_schema(), context
+        frames[m] = (
+            participants.join(held, on="samtale_id", how="semi")
+            .with_columns(pl.lit(m).alias("maaned"))
+            .sort("samtale_id", "deltagertype")
         )
+    return publish_months(data_root, "bdg_samtale_deltager", frames, participant_schema(), context)
 
 
 ROLLOUT_FACTS = [fct_visitation_uge, fct_aktivitet_uge, fct_samtale_uge, bdg_samtale_deltager]

@@ -5,8 +5,7 @@ in the rollout job; months before 2020-01 hold empty partitions."""
 import dagster as dg
 import polars as pl
 
-from dfdg_assets.core.guard import personal_data_guard
-from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.publishing import publish_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
@@ -20,14 +19,6 @@ from dfdg_assets.rules.benefits import (
     population_weeks,
 )
 from dfdg_assets.staging.benefits import YDELSE_COLS
-from dfdg_assets.storage.warehouse import document_table
-
-GRAIN = {
-    "fct_borger_ydelse_uge": "one row per DFDG citizen-week (course or activity in force) and benefit; 'Uden ydelse i YR' without a YR row (R8)",
-    "fct_befolkning_16_66": "one row per municipality: residents aged 16-66 on the month's last day (R9); no rows for a month without its delivery",
-}
-for _t, _g in GRAIN.items():
-    document_table(_t, _g)
 
 BENEFIT_WEEK_COLS = {
     "borger_key": pl.Int64(),
@@ -47,21 +38,8 @@ POP_SCHEMA = table_schema(
 )
 
 
-def _meta(name: str) -> dict:
-    return {"description": f"Grain: {GRAIN[name]}.", "metadata": {"grain": GRAIN[name]}}
-
-
 def _asset(name: str, deps: list[str]):
-    return dg.asset(
-        name=name,
-        group_name="facts",
-        deps=deps,
-        partitions_def=data_months,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        kinds={"polars", "parquet"},
-        op_tags={"dfdg/skriver": "ja"},
-        **_meta(name),
-    )
+    return warehouse_asset(name, "facts", deps=deps, partitioned=True)
 
 
 @_asset("fct_borger_ydelse_uge", ["stg_ydelse", "fct_visitation_uge", "fct_aktivitet_uge"])
@@ -69,33 +47,32 @@ def fct_borger_ydelse_uge(
     context: dg.AssetExecutionContext, data_root: DataRootResource
 ) -> dg.MaterializeResult:
     """The ydelsesaktivitet cube's link: each DFDG citizen-week with its YR benefit(s)."""
-    with personal_data_guard():
-        wh = data_root.warehouse
+    wh = data_root.warehouse
 
-        def frames():
-            for m in (month_of_key(k) for k in context.partition_keys):
-                if m < YR_FIRST_MONTH:
-                    yield m, pl.DataFrame(schema=BENEFIT_WEEK_COLS)
-                    continue
-                pop = population_weeks(
-                    wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
-                    wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
-                )
-                yr = wh.scan("stg_ydelse", [m], schema=YDELSE_COLS)
-                yield (
-                    m,
-                    (
-                        citizen_week_benefits(pop, yr)
-                        .with_columns(pl.lit(m).alias("maaned"))
-                        .select(list(BENEFIT_WEEK_COLS))
-                        .sort("borger_key", "uge", "beskaeftigelsesydelse")
-                        .collect()
-                    ),
-                )
+    def frames():
+        for m in (month_of_key(k) for k in context.partition_keys):
+            if m < YR_FIRST_MONTH:
+                yield m, pl.DataFrame(schema=BENEFIT_WEEK_COLS)
+                continue
+            pop = population_weeks(
+                wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
+                wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
+            )
+            yr = wh.scan("stg_ydelse", [m], schema=YDELSE_COLS)
+            yield (
+                m,
+                (
+                    citizen_week_benefits(pop, yr)
+                    .with_columns(pl.lit(m).alias("maaned"))
+                    .select(list(BENEFIT_WEEK_COLS))
+                    .sort("borger_key", "uge", "beskaeftigelsesydelse")
+                    .collect()
+                ),
+            )
 
-        return publish_months(
-            data_root, "fct_borger_ydelse_uge", frames(), BENEFIT_WEEK_SCHEMA, context
-        )
+    return publish_months(
+        data_root, "fct_borger_ydelse_uge", frames(), BENEFIT_WEEK_SCHEMA, context
+    )
 
 
 @_asset("fct_befolkning_16_66", [raw_table("borger")])
@@ -103,28 +80,25 @@ def fct_befolkning_16_66(
     context: dg.AssetExecutionContext, data_root: DataRootResource
 ) -> dg.MaterializeResult:
     """Residents aged 16-66 per municipality, from the month's resident snapshot."""
-    with personal_data_guard():
-        wh = data_root.warehouse
+    wh = data_root.warehouse
 
-        def frames():
-            for m in (month_of_key(k) for k in context.partition_keys):
-                if wh.has(raw_table("borger"), m):
-                    yield (
-                        m,
-                        (
-                            population_16_66(wh.scan(raw_table("borger"), [m]), m)
-                            .with_columns(pl.lit(m).alias("maaned"))
-                            .sort("kommunekode")
-                            .collect()
-                        ),
-                    )
-                else:
-                    context.log.warning(
-                        f"{m}: ingen borger-snapshot; 16-66-årige er ukendte (null)"
-                    )
-                    yield m, pl.DataFrame(schema=POP_COLS)
+    def frames():
+        for m in (month_of_key(k) for k in context.partition_keys):
+            if wh.has(raw_table("borger"), m):
+                yield (
+                    m,
+                    (
+                        population_16_66(wh.scan(raw_table("borger"), [m]), m)
+                        .with_columns(pl.lit(m).alias("maaned"))
+                        .sort("kommunekode")
+                        .collect()
+                    ),
+                )
+            else:
+                context.log.warning(f"{m}: ingen borger-snapshot; 16-66-årige er ukendte (null)")
+                yield m, pl.DataFrame(schema=POP_COLS)
 
-        return publish_months(data_root, "fct_befolkning_16_66", frames(), POP_SCHEMA, context)
+    return publish_months(data_root, "fct_befolkning_16_66", frames(), POP_SCHEMA, context)
 
 
 BENEFIT_FACTS = [fct_borger_ydelse_uge, fct_befolkning_16_66]

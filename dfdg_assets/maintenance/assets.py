@@ -3,7 +3,7 @@ everything built from it, and the DuckDB catalogue, rebuilt once at the end of e
 
 import dagster as dg
 
-from dfdg_assets.core.guard import personal_data_guard
+from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.partitions import retention_start
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.cubes.assets.benchmark import cube_benchmark
@@ -23,12 +23,11 @@ class RetentionConfig(dg.Config):
     """Off only to verify that pruning changes no number inside the window (tests, audits)."""
 
 
-@dg.asset(
-    name="beskaer_opbevaring",
-    group_name="maintenance",
+@warehouse_asset(
+    "beskaer_opbevaring",
+    "maintenance",
     deps=[spec.key for spec in raw_levering.specs],
     kinds={"parquet"},
-    op_tags={"dfdg/skriver": "ja"},
     description=(
         "Retention (R10): when the newest data month enters a new year, deletes every table "
         "partition, inbox folder, ledger entry and data package before January of Y-3 (the "
@@ -38,30 +37,29 @@ class RetentionConfig(dg.Config):
 def beskaer_opbevaring(
     context: dg.AssetExecutionContext, config: RetentionConfig, data_root: DataRootResource
 ) -> dg.MaterializeResult:
-    with personal_data_guard():
-        wh = data_root.warehouse
-        months = [p for p in wh.partitions("raw_visitation") if p[:1].isdigit()]
-        if not months or not config.aktiv:
-            return dg.MaterializeResult(metadata={"beskaaret": False})
-        cutoff = retention_start(months[-1])
-        report = prune(wh, data_root.inbox, data_root.paths.exports, months[-1], cutoff)
-        if report.pruned_anything:
-            context.log.info(
-                f"Beskåret før {cutoff}: {report.files} filer, {sum(report.rows.values())} rækker, "
-                f"{len(report.inbox_folders)} leveringer i inbox, {len(report.exports)} datapakker"
-            )
-        return dg.MaterializeResult(
-            metadata={
-                "graense": cutoff,
-                "beskaaret": report.pruned_anything,
-                "filer_slettet": report.files,
-                "raekker_slettet": sum(report.rows.values()),
-                "raekker_pr_tabel": dg.MetadataValue.json(report.rows),
-                "inbox_slettet": dg.MetadataValue.json(report.inbox_folders),
-                "datapakker_slettet": dg.MetadataValue.json(report.exports),
-                "baaret_videre": dg.MetadataValue.json(report.carried),
-            }
+    wh = data_root.warehouse
+    months = [p for p in wh.partitions("raw_visitation") if p[:1].isdigit()]
+    if not months or not config.aktiv:
+        return dg.MaterializeResult(metadata={"beskaaret": False})
+    cutoff = retention_start(months[-1])
+    report = prune(wh, data_root.inbox, data_root.paths.exports, months[-1], cutoff)
+    if report.pruned_anything:
+        context.log.info(
+            f"Beskåret før {cutoff}: {report.files} filer, {sum(report.rows.values())} rækker, "
+            f"{len(report.inbox_folders)} leveringer i inbox, {len(report.exports)} datapakker"
         )
+    return dg.MaterializeResult(
+        metadata={
+            "graense": cutoff,
+            "beskaaret": report.pruned_anything,
+            "filer_slettet": report.files,
+            "raekker_slettet": sum(report.rows.values()),
+            "raekker_pr_tabel": dg.MetadataValue.json(report.rows),
+            "inbox_slettet": dg.MetadataValue.json(report.inbox_folders),
+            "datapakker_slettet": dg.MetadataValue.json(report.exports),
+            "baaret_videre": dg.MetadataValue.json(report.carried),
+        }
+    )
 
 
 # Every table of the warehouse: the catalogue depends on all of them, so it runs last in a job
@@ -75,12 +73,11 @@ INGEST_ASSETS = [
 ROLLOUT_ASSETS = [*ROLLOUT_DIMENSIONS, stg_ydelse, *ROLLOUT_FACTS, *BENEFIT_FACTS, cube_benchmark]
 
 
-@dg.asset(
-    name="duckdb_katalog",
-    group_name="maintenance",
+@warehouse_asset(
+    "duckdb_katalog",
+    "maintenance",
     deps=[*INGEST_ASSETS, *ROLLOUT_ASSETS],
     kinds={"duckdb"},
-    op_tags={"dfdg/skriver": "ja"},
     description=(
         "The DuckDB database file (`warehouse/dfdg.duckdb`) with one documented view per table, "
         "naming the exact Parquet versions; swapped in atomically so SQL and BI readers never "
@@ -88,11 +85,10 @@ ROLLOUT_ASSETS = [*ROLLOUT_DIMENSIONS, stg_ydelse, *ROLLOUT_FACTS, *BENEFIT_FACT
     ),
 )
 def duckdb_katalog(data_root: DataRootResource) -> dg.MaterializeResult:
-    with personal_data_guard():
-        names = data_root.refresh_catalogue()
-        marker = data_root.warehouse.path / RETENTION_MARKER
-        if marker.exists():
-            # after pruning, superseded versions may hold pruned data: delete them now
-            data_root.warehouse.collect_old_versions(grace_seconds=0)
-            marker.unlink()
+    names = data_root.refresh_catalogue()
+    marker = data_root.warehouse.path / RETENTION_MARKER
+    if marker.exists():
+        # after pruning, superseded versions may hold pruned data: delete them now
+        data_root.warehouse.collect_old_versions(grace_seconds=0)
+        marker.unlink()
     return dg.MaterializeResult(metadata={"views": len(names), "tabeller": ", ".join(names)})

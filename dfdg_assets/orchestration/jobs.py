@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dfdg_assets.core.assets import WRITER_TAG
 from dfdg_assets.core.partitions import data_months
 from dfdg_assets.cubes.assets.benchmark import afsloeringskontrol
 from dfdg_assets.maintenance.assets import INGEST_ASSETS, ROLLOUT_ASSETS, duckdb_katalog
 
 INGEST_JOB = "indlaes_levering"
 ROLLOUT_JOB = "udrul_maaneder"
-WRITER_TAG = {"dfdg/skriver": "ja"}  # the instance runs one writing run at a time
 
 ASSET_CHECKS = [afsloeringskontrol]
 

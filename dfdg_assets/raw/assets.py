@@ -8,8 +8,7 @@ the others, and the step fails at the end naming every month that did.
 import dagster as dg
 import polars as pl
 
-from dfdg_assets.core.guard import personal_data_guard
-from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.assets import table_spec, warehouse_multi_asset
 from dfdg_assets.core.privacy import redact
 from dfdg_assets.core.publishing import month_metadata
 from dfdg_assets.core.resources import DataRootResource
@@ -18,30 +17,12 @@ from dfdg_assets.core.weeks import month_of_key
 from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.errors import DeliveryHeld, DeliveryRejected
 from dfdg_assets.raw.ingest import REJECTED_TABLE, IngestedDelivery, ingest_delivery, raw_table
-from dfdg_assets.storage.warehouse import document_table
 
 TAG_DELIVERY = "dfdg/levering"
 TAG_CONTENT = "dfdg/indhold"
 TAG_AFFECTED_FROM = "dfdg/berort_fra"
 TAG_ACCEPTED = "dfdg/accepteret_over_1_procent"
 TAG_NEWEST = "dfdg/nyeste_maaned"  # newest loaded month right after this ingest
-
-_GRAIN = {
-    "visitation": "one row per visitation record (visitation_id) as delivered in the data month",
-    "aktivitet": "one row per activity record (aktivitet_id) as delivered in the data month",
-    "samtale": "one row per conversation record (samtale_id) as delivered in the data month",
-    "samtale_deltager": "one row per participant row of a conversation as delivered in the data month",
-    "ydelse": "one row per YR row (citizen, ISO week, benefit) as delivered in the data month; empty before 2020-01",
-    "borger": "one row per resident (cpr) at the end of the data month (snapshot)",
-    "organisation": "one row per organisation (org_id) at the end of the data month (snapshot)",
-    "uddannelse": "one row per education code (uddannelseskode, uddannelseskodetype) at the end of the data month (snapshot)",
-}
-for _name, _grain in _GRAIN.items():
-    document_table(raw_table(_name), _grain)
-document_table(
-    REJECTED_TABLE,
-    "one row per rejected delivery row: data month, file, line, reason, the row as delivered",
-)
 
 
 class IngestConfig(dg.Config):
@@ -50,21 +31,16 @@ class IngestConfig(dg.Config):
 
 
 _SPECS = [
-    dg.AssetSpec(
-        raw_table(f.name),
-        group_name="raw",
-        description=f"`{f.filename}` of each monthly delivery, typed and row-checked. Grain: {_GRAIN[f.name]}.",
-        metadata={"grain": _GRAIN[f.name]},
-        kinds={"polars", "parquet"},
+    table_spec(
+        raw_table(f.name), "raw", f"`{f.filename}` of each monthly delivery, typed and row-checked."
     )
     for f in contract.FILES
 ] + [
-    dg.AssetSpec(
+    table_spec(
         REJECTED_TABLE,
-        group_name="raw",
-        description="Rows moved out of a delivery by a row-level fault (R12), with the reason. Personal data: kept under the data root and pruned with retention.",
-        metadata={"grain": "one row per rejected delivery row"},
-        kinds={"polars", "parquet"},
+        "raw",
+        "Rows moved out of a delivery by a row-level fault (R12), with the reason. Personal data: "
+        "kept under the data root and pruned with retention.",
     )
 ]
 
@@ -121,14 +97,7 @@ def _rejected_metadata(rejected: pl.DataFrame) -> dict:
     }
 
 
-@dg.multi_asset(
-    specs=_SPECS,
-    check_specs=_CHECKS,
-    partitions_def=data_months,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    name="raw_levering",
-    op_tags={"dfdg/skriver": "ja"},
-)
+@warehouse_multi_asset("raw_levering", specs=_SPECS, check_specs=_CHECKS)
 def raw_levering(
     context: dg.AssetExecutionContext, config: IngestConfig, data_root: DataRootResource
 ):
@@ -136,46 +105,43 @@ def raw_levering(
     delivery; row-level faults go to raw_afviste_raekker; over 1 % rejected holds it back."""
     done: list[IngestedDelivery] = []
     failed: dict[str, str] = {}
-    with personal_data_guard():
-        wh = data_root.warehouse
-        for key in context.partition_keys:
-            month = month_of_key(key)
-            try:
-                d = ingest_delivery(data_root.inbox / month, wh, config.accepter_afviste_raekker)
-            except (DeliveryRejected, DeliveryHeld, SchemaViolation) as e:
-                failed[month] = str(e)
-                context.log.error(str(e))
-                continue
-            data_root.publish(d.frames)
-            wh.record_delivery(
-                month,
-                {
-                    "indhold_sha256": d.content_hash,
-                    "berort_fra": d.affected_from,
-                    "run_id": context.run_id,
-                    "accepteret_over_1_procent": d.accepted_over_threshold,
-                },
-            )
-            for w in d.warnings:
-                context.log.warning(f"{month}: {w}")
-            if d.accepted_over_threshold:
-                context.log.warning(
-                    f"{month}: accepteret trods over 1 % afviste rækker (run config)"
-                )
-            context.log.info(
-                f"{month}: indlæst, {d.rejected_total} rækker afvist, berører måneder fra {d.affected_from}"
-            )
-            done.append(d)
+    wh = data_root.warehouse
+    for key in context.partition_keys:
+        month = month_of_key(key)
+        try:
+            d = ingest_delivery(data_root.inbox / month, wh, config.accepter_afviste_raekker)
+        except (DeliveryRejected, DeliveryHeld, SchemaViolation) as e:
+            failed[month] = str(e)
+            context.log.error(str(e))
+            continue
+        data_root.publish(d.frames)
+        wh.record_delivery(
+            month,
+            {
+                "indhold_sha256": d.content_hash,
+                "berort_fra": d.affected_from,
+                "run_id": context.run_id,
+                "accepteret_over_1_procent": d.accepted_over_threshold,
+            },
+        )
+        for w in d.warnings:
+            context.log.warning(f"{month}: {w}")
+        if d.accepted_over_threshold:
+            context.log.warning(f"{month}: accepteret trods over 1 % afviste rækker (run config)")
+        context.log.info(
+            f"{month}: indlæst, {d.rejected_total} rækker afvist, berører måneder fra {d.affected_from}"
+        )
+        done.append(d)
 
-        if done:
-            loaded = wh.partitions(raw_table("visitation"))
-            tags = {
-                TAG_AFFECTED_FROM: min(d.affected_from for d in done),
-                TAG_NEWEST: loaded[-1] if loaded else max(d.month for d in done),
-            }
-            if any(d.accepted_over_threshold for d in done):
-                tags[TAG_ACCEPTED] = "ja"
-            context.instance.add_run_tags(context.run_id, tags)
+    if done:
+        loaded = wh.partitions(raw_table("visitation"))
+        tags = {
+            TAG_AFFECTED_FROM: min(d.affected_from for d in done),
+            TAG_NEWEST: loaded[-1] if loaded else max(d.month for d in done),
+        }
+        if any(d.accepted_over_threshold for d in done):
+            tags[TAG_ACCEPTED] = "ja"
+        context.instance.add_run_tags(context.run_id, tags)
 
     if failed:
         # Record what did load, then fail naming every month that did not.

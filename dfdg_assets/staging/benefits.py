@@ -4,9 +4,8 @@ A monthly partition in the rollout job; months before 2020-01 hold empty partiti
 import dagster as dg
 import polars as pl
 
+from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.cpr import surrogate_keys
-from dfdg_assets.core.guard import personal_data_guard
-from dfdg_assets.core.partitions import data_months
 from dfdg_assets.core.publishing import publish_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
@@ -15,10 +14,6 @@ from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table, versions
 from dfdg_assets.rules.benefits import current_yr_rows
 from dfdg_assets.staging.schemas import WEEK_COLS
-from dfdg_assets.storage.warehouse import document_table
-
-GRAIN = "one row per YR row (citizen, week, benefit row) of the latest delivery carrying the citizen-week (R3); partition M = weeks belonging to M"
-document_table("stg_ydelse", GRAIN)
 
 YDELSE_COLS = {
     "borger_key": pl.Int64(),
@@ -51,33 +46,27 @@ def yr_rows_for_month(wh, month: str) -> pl.DataFrame:
     )
 
 
-@dg.asset(
-    name="stg_ydelse",
-    group_name="staging",
+@warehouse_asset(
+    "stg_ydelse",
+    "staging",
     deps=[raw_table("ydelse")],
-    partitions_def=data_months,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    description=f"Grain: {GRAIN}.",
-    metadata={"grain": GRAIN},
+    partitioned=True,
 )
 def stg_ydelse(
     context: dg.AssetExecutionContext, data_root: DataRootResource
 ) -> dg.MaterializeResult:
     """YR rows per week-month: a later delivery carrying a citizen-week replaces all its earlier rows."""
-    with personal_data_guard():
-        wh = data_root.warehouse
+    wh = data_root.warehouse
 
-        def frames():
-            for m in (month_of_key(k) for k in context.partition_keys):
-                yield (
-                    m,
-                    (
-                        yr_rows_for_month(wh, m)
-                        if m >= YR_FIRST_MONTH
-                        else pl.DataFrame(schema=YDELSE_COLS)
-                    ),
-                )
+    def frames():
+        for m in (month_of_key(k) for k in context.partition_keys):
+            yield (
+                m,
+                (
+                    yr_rows_for_month(wh, m)
+                    if m >= YR_FIRST_MONTH
+                    else pl.DataFrame(schema=YDELSE_COLS)
+                ),
+            )
 
-        return publish_months(data_root, "stg_ydelse", frames(), YDELSE_SCHEMA, context)
+    return publish_months(data_root, "stg_ydelse", frames(), YDELSE_SCHEMA, context)

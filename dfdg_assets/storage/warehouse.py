@@ -32,20 +32,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from dfdg_assets.core.grain import GRAIN
+
 UNPARTITIONED = "alle"
 _SUFFIX = ".parquet"
 _VERSIONS = "_v"
 GRACE_SECONDS = 15 * 60  # superseded versions stay this long for readers of an older catalogue
-_CATALOGUE_DOCS: dict[str, str] = {}
-
-
-def document_table(name: str, grain: str) -> None:
-    """Register the one-line grain of a table; it becomes the view's comment in the catalogue."""
-    _CATALOGUE_DOCS[name] = grain
-
-
-def table_docs() -> dict[str, str]:
-    return dict(_CATALOGUE_DOCS)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -275,7 +267,7 @@ class Warehouse:
                 con.execute(
                     f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], union_by_name = true)'
                 )
-                doc = _CATALOGUE_DOCS.get(name)
+                doc = GRAIN.get(name)
                 if doc:
                     con.execute(
                         f"COMMENT ON VIEW \"{name}\" IS '{doc.replace(chr(39), chr(39) * 2)}'"

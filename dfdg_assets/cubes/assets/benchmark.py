@@ -9,8 +9,7 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from dfdg_assets.core.guard import personal_data_guard
-from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.privacy import PersonalDataSafeError
 from dfdg_assets.core.publishing import month_metadata
 from dfdg_assets.core.resources import DataRootResource
@@ -24,14 +23,8 @@ from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table
 from dfdg_assets.rules.benefits import benchmark_counts
 from dfdg_assets.staging.benefits import YDELSE_COLS
-from dfdg_assets.storage.warehouse import document_table
 
 TABLE = "cube_benchmark"
-GRAIN = (
-    "one row per (month, municipality or Hele landet, breakdown, breakdown value) plus one total row "
-    "per (month, municipality); counts of 1-4 suppressed (null + flag), key figures with parts"
-)
-document_table(TABLE, GRAIN)
 
 COUNTS = [
     "antal_borgere_16_66",
@@ -95,9 +88,9 @@ def with_revision(
     ).select(list(COLUMNS))
 
 
-@dg.asset(
-    name=TABLE,
-    group_name="cubes",
+@warehouse_asset(
+    TABLE,
+    "cubes",
     deps=[
         "stg_ydelse",
         "fct_aktivitet_uge",
@@ -105,46 +98,41 @@ def with_revision(
         "fct_befolkning_16_66",
         "dim_kommune",
     ],
-    partitions_def=data_months,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"polars", "parquet"},
-    op_tags={"dfdg/skriver": "ja"},
-    description=f"YdelsesAktivitetBenchmark across all 98 municipalities (from 2020-01). Grain: {GRAIN}.",
-    metadata={"grain": GRAIN},
+    partitioned=True,
+    lead="YdelsesAktivitetBenchmark across all 98 municipalities (from 2020-01).",
 )
 def cube_benchmark(
     context: dg.AssetExecutionContext, data_root: DataRootResource
 ) -> dg.MaterializeResult:
     """Counts per paying municipality and Hele landet, suppressed (primary 1-4, secondary so no
     linked line has exactly one hidden cell), key figures with numerator and denominator."""
-    with personal_data_guard():
-        wh = data_root.warehouse
-        kommuner = build.dim_kommune()
-        now = dt.datetime.now(dt.UTC)
-        frames: dict[str, pl.DataFrame] = {}
-        for m in (month_of_key(k) for k in context.partition_keys):
-            if m < YR_FIRST_MONTH:
-                frames[m] = pl.DataFrame(schema=COLUMNS)
-                continue
-            pop = (
-                wh.read("fct_befolkning_16_66", [m], schema=POP_COLS)
-                if wh.has(raw_table("borger"), m)
-                else None
-            )
-            counts = benchmark_counts(
-                m,
-                wh.read("stg_ydelse", [m], schema=YDELSE_COLS),
-                wh.read("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
-                wh.read("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
-                pop,
-                kommuner,
-            )
-            previous = wh.read(TABLE, [m]) if wh.has(TABLE, m) else None
-            frames[m] = with_revision(publishable(m, counts), previous, now)
-        data_root.publish({(TABLE, m): SCHEMA.validate(df) for m, df in frames.items()})
-        for m, df in frames.items():
-            month_metadata(context, m, month_summary(df))
-        return dg.MaterializeResult()
+    wh = data_root.warehouse
+    kommuner = build.dim_kommune()
+    now = dt.datetime.now(dt.UTC)
+    frames: dict[str, pl.DataFrame] = {}
+    for m in (month_of_key(k) for k in context.partition_keys):
+        if m < YR_FIRST_MONTH:
+            frames[m] = pl.DataFrame(schema=COLUMNS)
+            continue
+        pop = (
+            wh.read("fct_befolkning_16_66", [m], schema=POP_COLS)
+            if wh.has(raw_table("borger"), m)
+            else None
+        )
+        counts = benchmark_counts(
+            m,
+            wh.read("stg_ydelse", [m], schema=YDELSE_COLS),
+            wh.read("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
+            wh.read("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
+            pop,
+            kommuner,
+        )
+        previous = wh.read(TABLE, [m]) if wh.has(TABLE, m) else None
+        frames[m] = with_revision(publishable(m, counts), previous, now)
+    data_root.publish({(TABLE, m): SCHEMA.validate(df) for m, df in frames.items()})
+    for m, df in frames.items():
+        month_metadata(context, m, month_summary(df))
+    return dg.MaterializeResult()
 
 
 def suppressed_cells(df: pl.DataFrame) -> int:
@@ -193,17 +181,14 @@ def month_summary(df: pl.DataFrame) -> dict:
     description="Audits the published benchmark against the disclosure rules (no count 1-4 shown, no linked line with exactly one suppressed cell, key figures hidden with their parts).",
 )
 def afsloeringskontrol(data_root: DataRootResource) -> dg.AssetCheckResult:
-    with personal_data_guard():
-        wh = data_root.warehouse
-        table = wh.read(TABLE, schema=COLUMNS)
-        problems = audit(table.drop("publiceret", "revision")) if table.height else []
-        return dg.AssetCheckResult(
-            passed=not problems,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "brud": len(problems),
-                "eksempler": dg.MetadataValue.md(
-                    "\n".join(f"- {p}" for p in problems[:20]) or "ingen"
-                ),
-            },
-        )
+    wh = data_root.warehouse
+    table = wh.read(TABLE, schema=COLUMNS)
+    problems = audit(table.drop("publiceret", "revision")) if table.height else []
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "brud": len(problems),
+            "eksempler": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "ingen"),
+        },
+    )

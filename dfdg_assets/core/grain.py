@@ -1,0 +1,36 @@
+"""The grain of every warehouse table, written once: it feeds the asset descriptions in Dagster,
+the comments on the DuckDB views and the data-package READMEs."""
+
+from __future__ import annotations
+
+GRAIN: dict[str, str] = {
+    "raw_visitation": "one row per visitation record (visitation_id) as delivered in the data month",
+    "raw_aktivitet": "one row per activity record (aktivitet_id) as delivered in the data month",
+    "raw_samtale": "one row per conversation record (samtale_id) as delivered in the data month",
+    "raw_samtale_deltager": "one row per participant row of a conversation as delivered in the data month",
+    "raw_ydelse": "one row per YR row (citizen, ISO week, benefit) as delivered in the data month; empty before 2020-01",
+    "raw_borger": "one row per resident (cpr) at the end of the data month (snapshot)",
+    "raw_organisation": "one row per organisation (org_id) at the end of the data month (snapshot)",
+    "raw_uddannelse": "one row per education code (uddannelseskode, uddannelseskodetype) at the end of the data month (snapshot)",
+    "raw_afviste_raekker": "one row per rejected delivery row: data month, file, line, reason, the row as delivered",
+    "stg_ydelse": "one row per YR row (citizen, week, benefit row) of the latest delivery carrying the citizen-week (R3); partition M = weeks belonging to M",
+    "stg_visitation": "one row per visitation_id: the version from the latest delivery (R3)",
+    "stg_aktivitet": "one row per aktivitet_id: the version from the latest delivery (R3)",
+    "stg_samtale": "one row per samtale_id: the version from the latest delivery (R3)",
+    "stg_samtale_deltager": "one row per participant row of the latest delivery carrying the conversation (R3)",
+    "stg_visitationsforloeb": "one row per visitation course (forloeb_id = the visitation that opened it), R4",
+    "dim_tid_uge": "one row per ISO week; partition M holds the weeks whose Sunday falls in M (R2)",
+    "dim_tid_dag": "one row per calendar day of the weeks belonging to the data month",
+    "dim_kommune": "one row per municipality (98), with its region",
+    "dim_region": "one row per region (5)",
+    "dim_organisation": "one row per organisation (org_id), unknown referenced ids flagged",
+    "dim_uddannelse": "one row per education code and type (AMU and DUN merged), unknown codes flagged",
+    "dim_borger": "one row per citizen: surrogate key, CPR, name (the only table with CPR and name)",
+    "fct_borger_ydelse_uge": "one row per DFDG citizen-week (course or activity in force) and benefit; 'Uden ydelse i YR' without a YR row (R8)",
+    "fct_befolkning_16_66": "one row per municipality: residents aged 16-66 on the month's last day (R9); no rows for a month without its delivery",
+    "fct_visitation_uge": "one row per visitation course and ISO week in force (R5); partition M = weeks whose Sunday is in M",
+    "fct_aktivitet_uge": "one row per activity and ISO week in force (R6), with the days of the activity in the week",
+    "fct_samtale_uge": "one row per held conversation, in the ISO week of its date (R7)",
+    "bdg_samtale_deltager": "one row per participant row of a held conversation of the month (bridge)",
+    "cube_benchmark": "one row per (month, municipality or Hele landet, breakdown, breakdown value) plus one total row per (month, municipality); counts of 1-4 suppressed (null + flag), key figures with parts",
+}
