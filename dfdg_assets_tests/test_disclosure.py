@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from dfdg_assets.cubes.disclosure import (
     COUNTS,
-    HELE_LANDET,
     KEY_FIGURES,
     KEYS,
     add_key_figures,
@@ -20,6 +19,7 @@ from dfdg_assets.cubes.disclosure import (
     flag_name,
     suppress,
 )
+from dfdg_assets.rules.benefits import HELE_LANDET
 
 B_, Y_, A_, F_ = COUNTS  # borgere, ydelsesmodtagere, aktiverede, forloeb
 M = "2024-01"

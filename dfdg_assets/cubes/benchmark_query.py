@@ -33,6 +33,7 @@ import polars as pl
 from dfdg_assets.core.privacy import safe_value
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.query import QueryError, _month_arg, _open, _table
+from dfdg_assets.rules.benefits import BREAKDOWNS, COUNTS, HELE_LANDET
 
 __all__ = [
     "BREAKDOWNS",
@@ -44,15 +45,7 @@ __all__ = [
 ]
 
 TABLE = "cube_benchmark"
-HELE_LANDET = "Hele landet"
-BREAKDOWNS = ("aktiveringstype", "beskaeftigelsesydelse", "visitationskategori")
 FORMATS = ("table", "csv", "json", "parquet")
-COUNTS = (
-    "antal_borgere_16_66",
-    "antal_ydelsesmodtagere",
-    "antal_aktiverede",
-    "antal_aktiveringsforloeb",
-)
 FIGURES = ("andel_ydelsesmodtagere", "aktiveringsgrad", "forloeb_pr_aktiveret")
 FLAG = "_undertrykt"
 #: The published table's columns and types (the same as the cube asset's, checked by the tests).

@@ -80,15 +80,10 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-HELE_LANDET = "Hele landet"
+from dfdg_assets.rules.benefits import COUNTS
+
 AKTIVERINGSTYPE = "aktiveringstype"
 KEYS = ("maaned", "kommune", "breakdown", "breakdown_vaerdi")
-COUNTS = (
-    "antal_borgere_16_66",
-    "antal_ydelsesmodtagere",
-    "antal_aktiverede",
-    "antal_aktiveringsforloeb",
-)
 BORGERE, YDELSESMODTAGERE, AKTIVEREDE, FORLOEB = range(4)  # indices into COUNTS
 FLAG = "_undertrykt"
 

@@ -38,11 +38,12 @@ from dfdg_assets.core.privacy import PersonalDataSafeError
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.core.weeks import months_between
 from dfdg_assets.exports import docs
+from dfdg_assets.rules.benefits import HELE_LANDET
 from dfdg_assets.storage import Warehouse
+from dfdg_assets.storage.warehouse import fsync_path
 
 Niveau = Literal["datamart", "dsa"]
 NIVEAUER: tuple[str, ...] = ("datamart", "dsa")
-HELE_LANDET = "Hele landet"
 MANIFEST = "manifest.json"
 README = "README.md"
 FORMAT_VERSION = 1
@@ -329,17 +330,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _sync(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _file_entry(path: Path) -> dict:
-    _sync(path)
+    fsync_path(path)
     return {"bytes": path.stat().st_size, "sha256": _sha256(path)}
 
 
@@ -547,10 +539,10 @@ def write_package(
             json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
-        _sync(tmp / MANIFEST)
-        _sync(tmp)
+        fsync_path(tmp / MANIFEST)
+        fsync_path(tmp)
         _move_into_place(tmp, dest)
-        _sync(dest.parent)
+        fsync_path(dest.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -40,7 +40,8 @@ _VERSIONS = "_v"
 GRACE_SECONDS = 15 * 60  # superseded versions stay this long for readers of an older catalogue
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file or a folder's entries to disk (best effort)."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -124,8 +125,8 @@ class Warehouse:
             os.link(version, link)
             os.replace(link, final)
         for d in {final.parent for _, final in staged}:
-            _fsync_dir(d)
-            _fsync_dir(d / _VERSIONS)
+            fsync_path(d)
+            fsync_path(d / _VERSIONS)
         return [final for _, final in staged]
 
     @staticmethod
@@ -173,7 +174,7 @@ class Warehouse:
         f.unlink(missing_ok=True)
         for v in self._versions(table, partition):
             v.unlink(missing_ok=True)
-        _fsync_dir(f.parent)
+        fsync_path(f.parent)
         return existed
 
     def clean_temp_files(self) -> int:

@@ -15,38 +15,18 @@ from dfdg_assets.core.publishing import month_metadata
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.weeks import month_of_key
-from dfdg_assets.cubes.disclosure import HELE_LANDET, add_key_figures, audit, suppress
+from dfdg_assets.cubes.benchmark_query import COLUMNS, COUNTS, FIGURES, TABLE
+from dfdg_assets.cubes.disclosure import KEYS, add_key_figures, audit, suppress
 from dfdg_assets.dimensions import build
 from dfdg_assets.facts.benefit_assets import POP_COLS
 from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
 from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table
-from dfdg_assets.rules.benefits import benchmark_counts
+from dfdg_assets.rules.benefits import HELE_LANDET, benchmark_counts
 from dfdg_assets.staging.benefits import YDELSE_COLS
 
-TABLE = "cube_benchmark"
-
-COUNTS = [
-    "antal_borgere_16_66",
-    "antal_ydelsesmodtagere",
-    "antal_aktiverede",
-    "antal_aktiveringsforloeb",
-]
-FIGURES = ["andel_ydelsesmodtagere", "aktiveringsgrad", "forloeb_pr_aktiveret"]
-MEASURES = COUNTS + FIGURES
-KEY = ["maaned", "kommune", "breakdown", "breakdown_vaerdi"]
-COLUMNS: dict[str, pl.DataType] = {
-    "maaned": pl.String(),
-    "kommune": pl.String(),
-    "kommunenavn": pl.String(),
-    "breakdown": pl.String(),
-    "breakdown_vaerdi": pl.String(),
-    **{c: pl.Int64() for c in COUNTS},
-    **{c: pl.Float64() for c in FIGURES},
-    **{f"{c}_undertrykt": pl.Boolean() for c in MEASURES},
-    "publiceret": pl.Datetime("us", "UTC"),
-    "revision": pl.Int32(),
-}
+MEASURES = (*COUNTS, *FIGURES)
+KEY = list(KEYS)
 SCHEMA = table_schema(
     TABLE,
     {c: (t, c in MEASURES) for c, t in COLUMNS.items()},
