@@ -46,6 +46,7 @@ test-all: setup
 lint: setup
 	$(BIN)/ruff check dfdg_assets dfdg_assets_tests
 	$(BIN)/ruff format --check dfdg_assets dfdg_assets_tests
+	$(BIN)/mypy dfdg_assets
 
 format: setup
 	$(BIN)/ruff format dfdg_assets dfdg_assets_tests

@@ -256,7 +256,7 @@ def cmd_instance(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dfdg", description="The DFDG data warehouse")
-    p.error = _one_line_error  # type: ignore[method-assign]
+    p.error = _one_line_error  # type: ignore[method-assign,assignment]
     p.add_argument("--data-root", help="data root (default: $DFDG_DATA_ROOT or ./data)")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     b.set_defaults(func=cmd_bench)
     for sp in (g, ld, b):
-        sp.error = _one_line_error  # type: ignore[method-assign]
+        sp.error = _one_line_error  # type: ignore[method-assign,assignment]
 
     ins = sub.add_parser(
         "instance",
@@ -329,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-root", default=argparse.SUPPRESS, help="data root (as before the command)"
     )
     ins.set_defaults(func=cmd_instance)
-    ins.error = _one_line_error  # type: ignore[method-assign]
+    ins.error = _one_line_error  # type: ignore[method-assign,assignment]
 
     ex = sub.add_parser("export", help="write a municipality's data package (SPEC section 6)")
     ex.add_argument("--kommune", type=int, required=True, metavar="K", help="municipality code")
@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-root", default=argparse.SUPPRESS, help="data root (as before the command)"
     )
     ex.set_defaults(func=cmd_export)
-    ex.error = _one_line_error  # type: ignore[method-assign]
+    ex.error = _one_line_error  # type: ignore[method-assign,assignment]
 
     q = sub.add_parser("query", help="query a cube (SPEC section 4); no Dagster start-up")
     q.add_argument("cube", metavar="CUBE", help="dfdg, ydelsesaktivitet or benchmark")
@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-root", default=argparse.SUPPRESS, help="data root (as before the command)"
     )
     q.set_defaults(func=cmd_query)
-    q.error = _one_line_error  # type: ignore[method-assign]  # errors are one line (exit 2)
+    q.error = _one_line_error  # type: ignore[method-assign,assignment]  # errors are one line (exit 2)
     return p
 
 

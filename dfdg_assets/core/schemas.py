@@ -7,6 +7,8 @@ values (CPR numbers among them), so `validate` re-raises with counts per column 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandera.polars as pa
 import polars as pl
 
@@ -95,7 +97,11 @@ assert set(REJECTED_SCHEMA) == {"data_maaned", "fil", "linje", "aarsag", "raekke
 
 def table_schema(
     name: str,
-    columns: dict[str, tuple[pl.DataType, bool] | tuple[pl.DataType, bool, list[pa.Check]]],
+    columns: Mapping[
+        str,
+        tuple[pl.DataType | type[pl.DataType], bool]
+        | tuple[pl.DataType | type[pl.DataType], bool, list[pa.Check]],
+    ],
     unique: list[str] | None = None,
 ) -> pa.DataFrameSchema:
     """A schema from {column: (dtype, nullable[, checks])}; `unique` is the table's key."""

@@ -477,11 +477,11 @@ def plan_query(
     back before it covers only the cube's weeks, one wholly before it is empty."""
     measures = list(dict.fromkeys(measures))
     by = list(dict.fromkeys(by))
-    where = {
+    filters: dict[str, list[object]] = {
         a: list(v) if isinstance(v, list | tuple | set | frozenset) else [v]
         for a, v in (where or {}).items()
     }
-    check(measures, by, where, cube)
+    check(measures, by, filters, cube)
     plan = Plan(measures, by, fra=_month_arg("--fra", fra), til=_month_arg("--til", til), cube=cube)
     if plan.fra and plan.til and plan.fra > plan.til:
         raise QueryError(f"--fra {plan.fra} ligger efter --til {plan.til}")
@@ -490,7 +490,7 @@ def plan_query(
         plan.fra = first
     # municipality and region filters become one set of municipality codes (all must hold)
     kommuner = _municipalities(con, "kommunekode", [kommune]) if kommune is not None else None
-    for attr, values in where.items():
+    for attr, values in filters.items():
         if not values:
             raise QueryError(f"--where {attr} mangler en værdi")
         if attr in KOMMUNE_ATTRIBUTES:

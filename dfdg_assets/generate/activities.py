@@ -227,9 +227,9 @@ def build(
     hj_art = np.where(hjm, rng.integers(0, len(ha), n), -1)
     hj_type = np.full(n, -1)
     for i, art in enumerate(ha):
-        opts = np.array([_idx(ht, t) for t in HJ_TYPES.get(art, ht) if _idx(ht, t) >= 0])
+        hj_opts = np.array([_idx(ht, t) for t in HJ_TYPES.get(art, ht) if _idx(ht, t) >= 0])
         sel = hj_art == i
-        hj_type[sel] = opts[rng.integers(0, len(opts), int(sel.sum()))]
+        hj_type[sel] = hj_opts[rng.integers(0, len(hj_opts), int(sel.sum()))]
     hf = lists["hjaelpemiddel_form"]
     hj_form = np.where(
         hjm, np.where(rng.random(n) < 0.7, _idx(hf, "Tilskud"), _idx(hf, "Udlån")), -1

@@ -208,8 +208,8 @@ def build_orgs(seed: int, ref: Reference, codes: list[int], n_months: int) -> Or
     for i, navn in enumerate(NATIONALE_AKTOERER):
         aktoerer.append(add(f"AA{9100 + i}", navn, "Anden aktør", None))
     akasser = [add(f"AK{i + 1:02d}", navn, "A-kasse", None) for i, navn in enumerate(AKASSER)]
-    for i, navn in STATSLIGE:
-        add(i, navn, "Statslig part", None)
+    for org_id, navn in STATSLIGE:
+        add(org_id, navn, "Statslig part", None)
     manglende = [add(i, "(ophørt)", "Anden aktør", None, NEVER) for i in MANGLENDE]
     return Orgs(
         ids,

@@ -53,7 +53,7 @@ def month_of(days: np.ndarray) -> np.ndarray:
     return d.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
 
 
-def weekday(days: np.ndarray) -> np.ndarray:
+def weekday(days: np.ndarray | int) -> np.ndarray:
     """0 = Monday .. 6 = Sunday (1970-01-01 was a Thursday)."""
     return (np.asarray(days, dtype=np.int64) + 3) % 7
 
@@ -162,7 +162,9 @@ def last_of_runs(*keys: np.ndarray) -> np.ndarray:
     return last
 
 
-def choice_idx(rng: np.random.Generator, weights: Sequence[float], size: int) -> np.ndarray:
+def choice_idx(
+    rng: np.random.Generator, weights: Sequence[float] | np.ndarray, size: int
+) -> np.ndarray:
     p = np.asarray(weights, dtype=float)
     return rng.choice(len(p), size=size, p=p / p.sum())
 

@@ -6,6 +6,8 @@ every version carries its full participant list.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import polars as pl
 
@@ -107,7 +109,7 @@ LOCKDOWN = int(np.datetime64("2020-03-11", "D").astype(np.int64))
 STATUS = {"Afholdt": 0.80, "Aflyst": 0.13, "Planlagt": 0.07}
 
 
-def _weights(values: tuple[str, ...], table: dict[str, float], floor: float) -> np.ndarray:
+def _weights(values: tuple[str, ...], table: Mapping[str, float], floor: float) -> np.ndarray:
     return np.array([table.get(v, floor) for v in values], dtype=float)
 
 

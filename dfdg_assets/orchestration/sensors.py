@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import cast
 
 import dagster as dg
 
@@ -72,20 +73,21 @@ def nye_leveringer(
     requests: list[dg.RunRequest] = []
     wh = data_root.warehouse
     for s in pending_deliveries(wh, states):
+        content = cast(str, s.content_hash)  # a pending delivery has its content hash
         if month_key(s.month) not in valid:
             notes.append(f"{s.month} ligger uden for datamånederne og springes over")
             continue
-        tags = delivery_tags(s.month, s.content_hash)
+        tags = delivery_tags(s.month, content)
         if is_in_flight(context.instance, INGEST_JOB, tags):
             continue
-        if has_failed(context.instance, s.month, s.content_hash):
+        if has_failed(context.instance, s.month, content):
             # rejected or held back: an operator re-executes it (with acceptance) or a corrected
             # delivery arrives; the other deliveries go on and are rolled out
             notes.append(
                 f"{s.month} afvist eller holdt tilbage (se kørslen); venter på rettet levering eller accept"
             )
             continue
-        requests.append(ingest_request(s.month, s.content_hash, loaded_hash(wh, s.month)))
+        requests.append(ingest_request(s.month, content, loaded_hash(wh, s.month)))
 
     # Roll out only when no ingest is queued or running, so that a batch of deliveries arriving
     # together becomes one rollout run.

@@ -188,12 +188,12 @@ def run_engine(engine: str, input_path: Path, months: list[str], out_dir: Path) 
         if engine == "sql-agg":
             con = duckdb.connect()
             course_weeks_relation(con, table, months)  # registers the inputs
-            counts = con.sql(
+            month_counts = con.sql(
                 f"SELECT maaned, count(*) AS n, count(DISTINCT borger_key) AS borgere "
                 f"FROM ({COURSE_WEEKS_SQL}) GROUP BY maaned"
             ).fetchall()
             con.close()
-            rows = sum(r[1] for r in counts)
+            rows = sum(r[1] for r in month_counts)
         elif engine == "sql-copy":
             con = duckdb.connect()
             con.execute("SET preserve_insertion_order = false")

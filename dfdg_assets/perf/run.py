@@ -406,15 +406,11 @@ def _child_query(p: dict[str, Any]) -> dict[str, Any]:
     catalogue = root / "warehouse" / "dfdg.duckdb"
     res: dict[str, Any] = {}
     t0 = time.perf_counter()
-    try:
-        from dfdg_assets.cubes.query import query_dfdg
-    except ImportError as e:  # the query module is being written alongside the bench
-        query_dfdg = None
-        res["query_dfdg_missing"] = f"{type(e).__name__}: {e}"[:200]
+    from dfdg_assets.cubes.query import query_dfdg
+
     res["import_s"] = time.perf_counter() - t0
 
     def via_function() -> Any:
-        assert query_dfdg is not None
         return query_dfdg(root, QUERY_MEASURES, by=QUERY_BY, kommune=kommune, fra=fra, til=til)
 
     def via_sql() -> Any:
@@ -431,9 +427,7 @@ def _child_query(p: dict[str, Any]) -> dict[str, Any]:
         finally:
             con.close()
 
-    runs: dict[str, Callable[[], Any]] = {"sql": via_sql}
-    if query_dfdg is not None:
-        runs = {"function": via_function, "sql": via_sql}
+    runs: dict[str, Callable[[], Any]] = {"function": via_function, "sql": via_sql}
     for name, fn in runs.items():
         times = []
         df = None
@@ -447,7 +441,7 @@ def _child_query(p: dict[str, Any]) -> dict[str, Any]:
         res[name]["shape"] = list(df.shape)
         res[name]["columns"] = df.columns
         res[name]["result"] = str(Path(p["out"]) / f"query-{name}.parquet")
-    res["used"] = "function" if query_dfdg is not None else "sql"
+    res["used"] = "function"
     res["dagster_imported"] = any(m == "dagster" or m.startswith("dagster.") for m in sys.modules)
     _ = pl  # polars is what query_dfdg returns
     return res
@@ -1088,10 +1082,6 @@ def format_report(result: dict[str, Any]) -> str:
                     f"{i['matches_rollout']}"
                 )
         py = q.get("python", {})
-        if py.get("query_dfdg_missing"):
-            lines.append(
-                f"  query_dfdg kunne ikke importeres ({py['query_dfdg_missing']}); SQL brugt"
-            )
         lines.append(f"  Dagster importeret af Python-funktionen: {py.get('dagster_imported')}")
         cli = q.get("cli", {})
         if cli.get("available"):

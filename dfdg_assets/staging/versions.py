@@ -77,7 +77,7 @@ def earliest_affected_date(
         )
     ydelse = delivery.get("ydelse")
     if ydelse is not None and not ydelse.is_empty():
-        first_week = ydelse["uge"].min()
+        first_week = str(ydelse["uge"].min())
         add(dt.date.fromisocalendar(int(first_week[:4]), int(first_week[6:8]), 1))
     return min(dates) if dates else None
 

@@ -5,6 +5,7 @@ Publication is blocked twice: the asset refuses to write a month that fails the 
 blocking asset check `afsloeringskontrol` audits everything published."""
 
 import datetime as dt
+from typing import cast
 
 import dagster as dg
 import polars as pl
@@ -59,7 +60,7 @@ def with_revision(
     if previous is not None and previous.height:
         if previous.select(data_cols).sort(KEY).equals(current):
             return previous.select(list(COLUMNS)).sort(KEY)
-        revision = int(previous["revision"].max() or 0) + 1
+        revision = int(cast(int, previous["revision"].max()) or 0) + 1
     else:
         revision = 1
     return current.with_columns(
@@ -150,7 +151,7 @@ def month_summary(df: pl.DataFrame) -> dict:
     """The metadata of one published month: its rows, suppressed cells, revision, a preview."""
     meta: dict = {"dagster/row_count": df.height, "undertrykte_celler": suppressed_cells(df)}
     if df.height:
-        meta["revision"] = int(df["revision"].max() or 0)
+        meta["revision"] = int(cast(int, df["revision"].max()) or 0)
         meta["forhaandsvisning"] = dg.MetadataValue.md(preview(df))
     return meta
 
