@@ -1,4 +1,4 @@
-"""The `dfdg` command line: generate, load (and, as they land, query, export, bench).
+"""The `dfdg` command line: generate, load, query, export, bench.
 
 Heavy imports happen inside each command, so a command never pays for another's start-up.
 """

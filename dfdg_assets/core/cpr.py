@@ -57,10 +57,6 @@ def valid_cpr_expr(cpr: pl.Expr, not_after: dt.date) -> pl.Expr:
     return (born.is_not_null() & day_ok & (born <= pl.lit(not_after))).fill_null(False)
 
 
-def is_substitute_expr(cpr: pl.Expr) -> pl.Expr:
-    return cpr.str.slice(0, 2).cast(pl.Int32, strict=False) > 60
-
-
 def age_on_expr(born: pl.Expr, on: dt.date) -> pl.Expr:
     """Completed years on `on`; a 29 February birthday is reached on 1 March."""
     md_on = on.month * 100 + on.day

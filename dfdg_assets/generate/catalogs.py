@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .common import NEVER, Reference, lookup, rng_for
+from .common import NEVER, Reference, rng_for
 
 AKASSER = (
     "3F A-kasse",
@@ -262,8 +262,3 @@ def build_courses(seed: int) -> Courses:
     listed[rng.choice(n_amu, 4, replace=False)] = False
     listed[n_amu + rng.choice(n_dun, 2, replace=False)] = False
     return Courses(kode, kind, np.array(amu_t + dun_t, dtype=object), listed)
-
-
-def org_text(orgs: Orgs, idx: np.ndarray) -> pl.Series:
-    """Org index array (negative = null) to org ids."""
-    return lookup(orgs.org_id, idx)

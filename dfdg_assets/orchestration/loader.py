@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.core.weeks import month_key
@@ -119,8 +118,3 @@ def load(
         f"{len(report.incomplete)} ufuldstændige."
     )
     return report
-
-
-def ensure_inbox(root: DataRoot) -> Path:
-    root.inbox.mkdir(parents=True, exist_ok=True)
-    return root.inbox

@@ -902,16 +902,7 @@ def _bench_query(
 
 
 def _bench_cli(root: Path, kommune: int, fra: str, til: str, say: Callable[[str], Any]) -> dict:
-    """`python -m dfdg_assets.cli query dfdg ...` when it exists: wall time, Dagster imported?"""
-    probe = subprocess.run(
-        [sys.executable, "-m", "dfdg_assets.cli", "query", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if probe.returncode != 0:
-        say("  CLI: `dfdg query` findes ikke endnu; ikke målt")
-        return {"available": False}
+    """`python -m dfdg_assets.cli query dfdg ...`: wall time, Dagster imported?"""
     args = [
         "--data-root",
         str(root),
@@ -1091,8 +1082,6 @@ def format_report(result: dict[str, Any]) -> str:
                 f"{cli['dagster_imported']}"
                 + (f", FEJL: {cli.get('error')}" if cli.get("returncode") else "")
             )
-        else:
-            lines.append("  CLI: `dfdg query` findes ikke endnu; ikke målt")
     elif q:
         lines.append(f"Forespørgsel: {q}")
     lines.append(f"\nI alt {result.get('total_s', 0):.0f} s.")

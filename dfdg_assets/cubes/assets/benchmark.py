@@ -17,7 +17,7 @@ from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.weeks import month_of_key
 from dfdg_assets.cubes.benchmark_query import COLUMNS, COUNTS, FIGURES, TABLE
-from dfdg_assets.cubes.disclosure import KEYS, add_key_figures, audit, suppress
+from dfdg_assets.cubes.disclosure import KEYS, add_key_figures, audit, suppress, suppressed_cells
 from dfdg_assets.dimensions import build
 from dfdg_assets.facts.benefit_assets import POP_COLS
 from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
@@ -114,14 +114,6 @@ def cube_benchmark(
     for m, df in frames.items():
         month_metadata(context, m, month_summary(df))
     return dg.MaterializeResult()
-
-
-def suppressed_cells(df: pl.DataFrame) -> int:
-    if not df.height:
-        return 0
-    return int(
-        df.select(pl.col(f"{c}_undertrykt").sum() for c in COUNTS).sum_horizontal().item() or 0
-    )
 
 
 def preview(df: pl.DataFrame, rows: int = 8) -> str:
