@@ -99,8 +99,20 @@ def cmd_load(args: argparse.Namespace) -> int:
             f"ingen inbox i {root.root}: kør først `dfdg generate` eller læg leveringer i {root.inbox}"
         )
     from dfdg_assets.orchestration.loader import load
+    from dfdg_assets.storage.lock import Busy
 
-    report = load(root, through=args.through, accept=set(args.accepter or []))
+    try:
+        report = load(
+            root,
+            through=args.through,
+            accept=set(args.accepter or []),
+            wait=not getattr(args, "ingen_vent", False),
+        )
+    except Busy as e:
+        print(
+            f"En anden indlæsning kører allerede på {root.root} ({e}); afbryder.", file=sys.stderr
+        )
+        return 3
     return 0 if report.ok else 1
 
 
@@ -286,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_month,
         metavar="YYYY-MM",
         help="accept this month's delivery although over 1 %% of a file's rows were rejected",
+    )
+    ld.add_argument(
+        "--ingen-vent",
+        action="store_true",
+        help="exit at once (status 3) when another `dfdg load` holds the data root, instead of waiting",
     )
     ld.set_defaults(func=cmd_load)
 

@@ -198,3 +198,25 @@ def test_held_delivery_publishes_nothing_until_accepted(root):
     assert (
         accepted[0].run_config["ops"]["raw_levering"]["config"]["accepter_afviste_raekker"] is True
     )
+
+
+def test_a_row_rejected_for_its_own_fault_conflicts_with_nothing():
+    """R3: conflicts are judged among rows that pass their own checks; the valid row stands."""
+    good = visitation("V1", CPR, "2020-10-05T09:00:00")
+    faulty = good | {"visitationstidspunkt": "ikke en dato"}
+    checked = check_rows(contract.VISITATION, "2020-10", _text([faulty, good]))
+    assert checked.rows["visitation_id"].to_list() == ["V1"]
+    assert checked.rows["linje"].to_list() == [3]
+    assert checked.rejected["linje"].to_list() == [2]
+    assert CONFLICT not in set(checked.rejected["aarsag"])
+
+
+def test_borger_is_keyed_by_cpr_the_same_way():
+    a = borger(CPR, "A")
+    b = borger(CPR, "B")
+    checked = check_rows(contract.BORGER, "2020-10", _text([a, b], contract.BORGER))
+    assert checked.rows.height == 0 and set(checked.rejected["aarsag"]) == {CONFLICT}
+    bad = borger(CPR, "C") | {"kommunekode": "ikke et tal"}
+    checked = check_rows(contract.BORGER, "2020-10", _text([bad, a], contract.BORGER))
+    assert checked.rows["fuldenavn"].to_list() == ["A"]
+    assert CONFLICT not in set(checked.rejected["aarsag"])

@@ -118,14 +118,14 @@ def test_month_by_month_through_the_sensor_equals_one_backfill(generated, tmp_pa
     for month in MONTHS:
         shutil.copytree(generated / month, full.inbox / month)
     finst = open_instance(full)
-    plan = RolloutPlan(MONTHS[0], MONTHS[-1], ())
+    plan = RolloutPlan(MONTHS[0], MONTHS[-1], "")
     _run(finst, full, dg.RunRequest(job_name=INGEST_JOB, tags=plan.tags))
     # both paths hold the retention window of R10 (January of Y-3 on)
     first_needed = max(min(starts), retention_start(MONTHS[-1]))
     _run(
         finst,
         full,
-        dg.RunRequest(job_name=ROLLOUT_JOB, tags=RolloutPlan(first_needed, MONTHS[-1], ()).tags),
+        dg.RunRequest(job_name=ROLLOUT_JOB, tags=RolloutPlan(first_needed, MONTHS[-1], "").tags),
     )
 
     wa, wb = Warehouse(inc.warehouse), Warehouse(full.warehouse)

@@ -2,6 +2,7 @@
 still in force keeps counting, numbers inside the window do not change, pruning is idempotent."""
 
 import json
+import shutil
 
 import polars as pl
 import pytest
@@ -10,7 +11,8 @@ from polars.testing import assert_frame_equal
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.query import query_dfdg
 from dfdg_assets.ingest import contract
-from dfdg_assets.maintenance.retention import prune
+from dfdg_assets.maintenance import retention
+from dfdg_assets.maintenance.retention import COLLECT_VERSIONS, PRUNING, prune
 from dfdg_assets.orchestration.loader import load
 from dfdg_assets.storage import Warehouse
 from dfdg_assets_tests.conftest import warehouse_snapshot
@@ -200,3 +202,48 @@ def test_pruning_twice_changes_nothing(pruned):
     report = prune(wh, pruned.inbox, pruned.exports, "2021-01", "2018-01")
     assert not report.pruned_anything and report.files == 0
     assert warehouse_snapshot(pruned) == before
+
+
+def test_a_month_folder_that_is_a_symlink_is_unlinked_never_followed(tmp_path):
+    outside = tmp_path / "andetsteds"
+    root = DataRoot.of(tmp_path / "data")
+    root.inbox.mkdir(parents=True)
+    _inbox(outside)  # the deliveries live outside the data root ...
+    for month in sorted(p.name for p in outside.iterdir()):
+        if month < "2018":
+            (root.inbox / month).symlink_to(outside / month)  # ... two linked into the inbox
+        else:
+            shutil.copytree(outside / month, root.inbox / month)
+    report = load(root, accept={"2017-06"}, out=lambda _: None)
+    assert report.ok and report.loaded == ["2017-06", "2017-12", "2020-12", "2021-01"]
+    assert sorted(p.name for p in root.inbox.iterdir()) == ["2020-12", "2021-01"]
+    assert (outside / "2017-06" / "manifest.json").is_file()  # the target is untouched
+    raw, text = _every_text(root)
+    assert GONE.encode() not in raw and GONE not in text
+    assert not (root.warehouse / PRUNING).exists()
+
+
+def test_a_pruning_that_fails_half_way_keeps_its_bookkeeping_and_the_next_run_completes(
+    kept, tmp_path, monkeypatch
+):
+    root = DataRoot.of(tmp_path / "data")
+    shutil.copytree(kept.root, root.root)
+    wh = Warehouse(root.warehouse)
+    assert wh.delivery_record("2017-06") is not None
+
+    def fail(path):
+        raise PermissionError("adgang nægtet")
+
+    monkeypatch.setattr(retention, "_remove", fail)
+    with pytest.raises(PermissionError):
+        prune(wh, root.inbox, root.exports, "2021-01", "2018-01")
+    # tables may be gone, but the bookkeeping is not: the month is still known, the marker says so
+    assert (root.warehouse / PRUNING).exists()
+    assert wh.delivery_record("2017-06") is not None
+    monkeypatch.undo()
+
+    report = prune(wh, root.inbox, root.exports, "2021-01", "2018-01")
+    assert report.inbox_folders == ["2017-06", "2017-12"]
+    assert wh.delivery_record("2017-06") is None
+    assert not (root.warehouse / PRUNING).exists()
+    assert (root.warehouse / COLLECT_VERSIONS).exists()

@@ -121,9 +121,8 @@ def pending_run(instance: dg.DagsterInstance, job: str, tags: dict[str, str]) ->
     return run
 
 
-def rollout_key(first: str, last: str, ingest_run_ids: list[str]) -> str:
-    digest = hashlib.sha256(",".join(sorted(ingest_run_ids)).encode()).hexdigest()[:20]
-    return f"udrul:{first}:{last}:{digest}"
+def rollout_key(first: str, last: str, debt_id: str) -> str:
+    return f"udrul:{first}:{last}:{debt_id}"
 
 
 def ours(tags: dict[str, str]) -> dict[str, str]:
@@ -141,15 +140,16 @@ def assert_ingest_request(
     assert req.tags["dagster/sensor_name"] == "nye_leveringer"
 
 
-def assert_rollout_request(
-    req: dg.RunRequest, first: str, last: str, ingest_run_ids: list[str]
-) -> None:
+def assert_rollout_request(req: dg.RunRequest, first: str, last: str, root: DataRoot) -> None:
+    """A rollout of first..last planned from the warehouse's roll-out debt."""
+    debt_id = Warehouse(root.warehouse).rollout_debt()["id"]
     assert req.job_name == ROLLOUT_JOB
     assert req.partition_key is None
-    assert req.run_key == rollout_key(first, last, ingest_run_ids)
+    assert req.run_key == rollout_key(first, last, debt_id)
     assert req.tags == {
         ASSET_PARTITION_RANGE_START_TAG: f"{first}-01",
         ASSET_PARTITION_RANGE_END_TAG: f"{last}-01",
+        ledger.TAG_ROLLOUT_DEBT: debt_id,
         **SENSOR_TAG,
     }
 
@@ -422,7 +422,7 @@ def test_backdated_record_rolls_out_from_the_month_of_its_week(backdated_templat
     data = tick(root, inst)
 
     assert len(data.run_requests) == 1
-    assert_rollout_request(data.run_requests[0], "2020-10", "2021-01", [ingest_id])
+    assert_rollout_request(data.run_requests[0], "2020-10", "2021-01", root)
     assert data.skip_message is None
 
 
@@ -461,7 +461,7 @@ def test_correction_rolls_out_from_the_month_of_the_old_version(loaded_template,
     data = tick(root, inst)
 
     assert len(data.run_requests) == 1
-    assert_rollout_request(data.run_requests[0], "2020-10", "2021-01", [result.run_id])
+    assert_rollout_request(data.run_requests[0], "2020-10", "2021-01", root)
 
 
 # --------------------------------------------------------------------------------------------
@@ -521,7 +521,7 @@ def test_a_rejected_delivery_does_not_block_the_rollout(backdated_template, tmp_
 
     rollouts = [r for r in data.run_requests if r.job_name == ROLLOUT_JOB]
     assert len(rollouts) == 1
-    assert_rollout_request(rollouts[0], "2020-10", "2021-01", [ingest_id])
+    assert_rollout_request(rollouts[0], "2020-10", "2021-01", root)
 
 
 # --------------------------------------------------------------------------------------------
@@ -573,70 +573,61 @@ def test_overdue_months_include_a_missing_month_before_the_newest():
     assert ledger.overdue_months(states, dt.date(2021, 3, 1), "2021-01") == ["2020-12"]
 
 
-def test_plan_rollout_on_an_empty_instance_is_none(fresh):
-    root, inst = fresh
-    assert ledger.plan_rollout(inst, Warehouse(root.warehouse)) is None
+def test_plan_rollout_on_an_empty_warehouse_is_none(fresh):
+    root, _ = fresh
+    assert ledger.plan_rollout(Warehouse(root.warehouse)) is None
 
 
-def test_plan_rollout_after_load_is_none_because_its_rollout_covers_the_ingests(
+def test_plan_rollout_after_load_is_none_because_its_rollout_settled_the_debt(
     loaded_template, tmp_path
 ):
     root, inst = clone(loaded_template, tmp_path)
     assert len(ingest_run_ids(inst, "2020-10")) == 1
-    assert ledger.plan_rollout(inst, Warehouse(root.warehouse)) is None
+    assert Warehouse(root.warehouse).rollout_debt() is None
+    assert ledger.plan_rollout(Warehouse(root.warehouse)) is None
     assert tick(root, inst).run_requests == []
 
 
-def test_plan_rollout_covers_every_uncovered_ingest(backdated_template, tmp_path):
-    template, ingest_id = backdated_template
+def test_plan_rollout_covers_the_debt_of_every_committed_ingest(backdated_template, tmp_path):
+    template, _ = backdated_template
     root, inst = clone(template, tmp_path)
     wh = Warehouse(root.warehouse)
 
-    plan = ledger.plan_rollout(inst, wh)
-    assert plan == ledger.RolloutPlan("2020-10", "2021-01", (ingest_id,))
+    plan = ledger.plan_rollout(wh)
+    debt_id = wh.rollout_debt()["id"]
+    assert plan == ledger.RolloutPlan("2020-10", "2021-01", debt_id)
     assert plan.months == 4
     assert plan.tags == {
         ASSET_PARTITION_RANGE_START_TAG: "2020-10-01",
         ASSET_PARTITION_RANGE_END_TAG: "2021-01-01",
+        ledger.TAG_ROLLOUT_DEBT: debt_id,
     }
-
-    # A rollout created after the ingest but starting later does not cover it ...
-    pending_run(
-        inst,
-        ROLLOUT_JOB,
-        {
-            ASSET_PARTITION_RANGE_START_TAG: "2020-11-01",
-            ASSET_PARTITION_RANGE_END_TAG: "2021-01-01",
-        },
-    )
-    assert ledger.plan_rollout(inst, wh) == plan
-    # ... one starting at the affected month does.
+    # Runs in the instance do not settle anything: a pending (or dead) rollout run ...
     pending_run(inst, ROLLOUT_JOB, plan.tags)
-    assert ledger.plan_rollout(inst, wh) is None
+    assert ledger.plan_rollout(wh) == plan
+    # ... only a rollout that commits does.
+    assert rollout(root, inst, "2020-10", "2021-01").success
+    assert ledger.plan_rollout(wh) is None
 
 
 def test_plan_rollout_never_reaches_before_the_retention_window(loaded_template, tmp_path):
-    root, inst = clone(loaded_template, tmp_path)
-    run = inst.create_run_for_job(
-        job_def=defs.resolve_job_def(INGEST_JOB),
-        status=dg.DagsterRunStatus.SUCCESS,
-        tags={"dagster/partition": "2020-11-01", TAG_AFFECTED_FROM: "2016-06"},
-    )
-    plan = ledger.plan_rollout(inst, Warehouse(root.warehouse))
-    assert plan == ledger.RolloutPlan("2017-01", "2020-11", (run.run_id,))
+    root, _ = clone(loaded_template, tmp_path)
+    wh = Warehouse(root.warehouse)
+    wh.record_delivery("2020-11", {"indhold_sha256": "x", "berort_fra": "2016-06", "run_id": "r"})
+    wh.commit_deliveries("r")
+    plan = ledger.plan_rollout(wh)
+    assert (plan.first, plan.last) == ("2017-01", "2020-11")
 
 
-def test_plan_rollout_a_shorter_rollout_does_not_cover_the_later_months(
-    backdated_template, tmp_path
-):
+def test_plan_rollout_a_shorter_rollout_does_not_settle_the_debt(backdated_template, tmp_path):
     template, _ = backdated_template
     root, inst = clone(template, tmp_path)
     # An operator rolls out only 2020-10 (a one-month range run of the rollout job).
     assert rollout(root, inst, "2020-10", "2020-10").success
 
-    plan = ledger.plan_rollout(inst, Warehouse(root.warehouse))
+    plan = ledger.plan_rollout(Warehouse(root.warehouse))
 
-    assert plan is not None and plan.last == "2021-01"
+    assert plan is not None and (plan.first, plan.last) == ("2020-10", "2021-01")
 
 
 def test_overdue_is_logged_once_per_change_and_the_cursor_stays_short(loaded_template, tmp_path):

@@ -26,3 +26,12 @@ def safe_value(value: object, limit: int = 60) -> str:
 
 class PersonalDataSafeError(Exception):
     """An error whose text is known to carry no personal data."""
+
+
+def masked(text: object, file: str, line: int | None = None) -> str:
+    """Delivery-supplied text (a file name, an unknown code value, any free text) as shown in
+    logs, metadata and errors: a placeholder naming where it came from, never the text itself
+    (it may hold a CPR number or a name). `file` must be a name we chose or checked (a contract
+    file name, a month folder), not the delivered text."""
+    where = f"{file}, linje {line}" if line is not None else file
+    return f"<leveret tekst, {len(str(text))} tegn: {where}>"

@@ -33,6 +33,30 @@ class DataRootResource(dg.ConfigurableResource):
     def warehouse(self) -> Warehouse:
         return Warehouse(self.paths.warehouse)
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Inside a run: take the data root's writer lock (one writing run at a time, whatever
+        launched it; held until the run's last step, the loader, or the process ends) and tag the
+        run with the process executing it, so a run whose process died is recognised as dead
+        (orchestration.liveness). Outside a run (sensor, schedule) nothing happens."""
+        if context.dagster_run is None or context.instance is None:
+            return
+        from dfdg_assets.orchestration.liveness import process_tags
+        from dfdg_assets.storage.lock import WRITER_LOCK, hold
+
+        log = context.log
+
+        def waiting(who: str) -> None:
+            if log:
+                log.info(f"Venter på en anden skrivende kørsel på dataroden ({who}) …")
+
+        hold(self.paths.root / WRITER_LOCK, on_wait=waiting)
+        context.instance.add_run_tags(context.dagster_run.run_id, process_tags())
+
+    def release_writer_lock(self) -> None:
+        from dfdg_assets.storage.lock import WRITER_LOCK, release
+
+        release(self.paths.root / WRITER_LOCK)
+
     def publish(self, frames: dict[tuple[str, str], pl.DataFrame]) -> None:
         """Write partitions atomically (SQL readers see them once the catalogue is refreshed)."""
         self.warehouse.write_many(frames)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dfdg_assets.core.privacy import masked
 from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.errors import DeliveryRejected
 
@@ -23,11 +24,52 @@ _MONTH_DIR = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _BOM = b"\xef\xbb\xbf"
 
 
+MAX_NAME = 100  # longest file name a manifest entry may carry (the contract's are far shorter)
+
+
 def delivery_months(inbox: Path) -> list[str]:
     """Months ('YYYY-MM') that have a delivery folder in the inbox, sorted."""
     if not inbox.is_dir():
         return []
     return sorted(p.name for p in inbox.iterdir() if p.is_dir() and _MONTH_DIR.match(p.name))
+
+
+def invalid_folders(inbox: Path) -> list[str]:
+    """Folders in the inbox whose name is not a valid 'YYYY-MM' (2020-13, 2021-9, anything else),
+    shown as they are when they look like a month attempt, masked otherwise."""
+    if not inbox.is_dir():
+        return []
+    out = []
+    for p in sorted(inbox.iterdir(), key=lambda p: p.name):
+        if p.is_dir() and not _MONTH_DIR.match(p.name) and not p.name.startswith("."):
+            looks = re.fullmatch(r"[0-9]{1,4}-[0-9]{1,3}", p.name)
+            out.append(p.name if looks else masked(p.name, "inbox"))
+    return out
+
+
+def _check_entry(folder: Path, month: str, name: object) -> None:
+    """A manifest entry must name a plain file inside the delivery folder (R12)."""
+    where = contract.MANIFEST
+    if not isinstance(name, str) or not name:
+        raise DeliveryRejected(month, where, "en post uden filnavn")
+    shown = masked(name, where)
+    if len(name) > MAX_NAME:
+        raise DeliveryRejected(
+            month, where, f"filnavnet i en post er over {MAX_NAME} tegn: {shown}"
+        )
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise DeliveryRejected(month, where, f"en post er en absolut sti: {shown}")
+    if ".." in name:
+        raise DeliveryRejected(month, where, f"en post indeholder '..': {shown}")
+    if any(c in name for c in ("/", "\\", "\0")):
+        raise DeliveryRejected(month, where, f"en post indeholder et skilletegn for stier: {shown}")
+    f = folder / name
+    if f.is_symlink():
+        target = f.resolve()
+        if target.parent != folder.resolve():
+            raise DeliveryRejected(
+                month, where, f"en post peger ud af leveringsmappen (symbolsk link): {shown}"
+            )
 
 
 def manifest_hash(folder: Path) -> str | None:
@@ -47,7 +89,12 @@ class Completeness:
 
 
 def completeness(folder: Path) -> Completeness:
-    """Cheap arrival check for the sensor: manifest present, every listed file with its hash and rows."""
+    """Cheap arrival check for the sensor: manifest present, every listed file with its hash and rows.
+
+    A manifest that is present but faulty (not JSON, wrong data month, an entry that is absolute,
+    holds '..' or a path separator, is overlong or points out of the folder) is not "still
+    arriving": the delivery counts as complete, so its ingest runs and rejects it with the reason
+    (R12), visible as a failed delivery. A corrected manifest has a new hash and loads again."""
     month = folder.name
     h = manifest_hash(folder)
     if h is None:
@@ -55,7 +102,7 @@ def completeness(folder: Path) -> Completeness:
     try:
         manifest = _load_manifest(folder, month)
     except DeliveryRejected as e:
-        return Completeness(month, False, e.fault, h)
+        return Completeness(month, True, e.fault, h)
     for name, entry in manifest["files"].items():
         f = folder / name
         if not f.is_file():
@@ -87,13 +134,17 @@ def _load_manifest(folder: Path, month: str) -> dict:
             contract.MANIFEST,
             f"data_month {str(manifest.get('data_month'))[:10]!r} passer ikke til mappen {month}",
         )
+    for name in manifest["files"]:
+        _check_entry(folder, month, name)
     for name, entry in manifest["files"].items():
         if (
             not isinstance(entry, dict)
             or not isinstance(entry.get("rows"), int)
             or not isinstance(entry.get("sha256"), str)
         ):
-            raise DeliveryRejected(month, contract.MANIFEST, f"ufuldstændig post for {name[:60]}")
+            raise DeliveryRejected(
+                month, contract.MANIFEST, f"ufuldstændig post for {masked(name, contract.MANIFEST)}"
+            )
     return manifest
 
 
@@ -116,7 +167,7 @@ def read_delivery(folder: Path) -> DeliveryFiles:
     manifest = _load_manifest(folder, month)
     listed = manifest["files"]
     warnings = [
-        f"{p.name} står ikke i manifestet og ignoreres"
+        f"{masked(p.name, f'mappen {month}')} står ikke i manifestet og ignoreres"
         for p in sorted(folder.iterdir())
         if p.is_file() and p.name != contract.MANIFEST and p.name not in listed
     ]
@@ -186,19 +237,22 @@ def _check_field_counts(month: str, spec: contract.DeliveryFile, text: str, widt
         reader = csv.reader(
             io.StringIO(text, newline=""), delimiter=contract.SEPARATOR, quotechar='"'
         )
+        start = 1  # the line the current record starts on
         try:
             for rec in reader:
-                if len(rec) != width and rec:
+                if rec and rec[-1].endswith("\n"):  # a quote opened and never closed
                     raise DeliveryRejected(
-                        month,
-                        spec.filename,
-                        f"{len(rec)} felter, forventet {width}",
-                        reader.line_num,
+                        month, spec.filename, "et anførselstegn lukkes aldrig", start
                     )
+                if len(rec) != width and rec:
+                    spans = reader.line_num > start
+                    fault = f"{len(rec)} felter, forventet {width}"
+                    if spans:
+                        fault += " (et anførselstegn lukkes ikke på linjen)"
+                    raise DeliveryRejected(month, spec.filename, fault, start)
+                start = reader.line_num + 1
         except csv.Error:
-            raise DeliveryRejected(
-                month, spec.filename, "ulæselig linje", reader.line_num
-            ) from None
+            raise DeliveryRejected(month, spec.filename, "ulæselig linje", start) from None
         return
     lines = pl.Series(text.split("\n")).str.strip_suffix("\r")
     counts = lines.str.count_matches(contract.SEPARATOR, literal=True) + 1

@@ -176,17 +176,8 @@ def check_rows(spec: contract.DeliveryFile, month: str, df: pl.DataFrame) -> Che
     # 1. exact duplicates collapse to the first occurrence
     dedup = df.unique(subset=cols, keep="first", maintain_order=True)
     exact = delivered - dedup.height
-    # 2. an id with more than one distinct content: every row of it is rejected
     rejected_parts: list[pl.DataFrame] = []
-    if spec.key:
-        key = list(spec.key)
-        counts = dedup.group_by(key).len()
-        conflicted = counts.filter(pl.col("len") > 1).drop("len")
-        if conflicted.height:
-            keyed = dedup.join(conflicted, on=key, how="semi")
-            rejected_parts.append(_reject(keyed, spec.name, month, pl.lit(CONFLICT), cols))
-            dedup = dedup.join(conflicted, on=key, how="anti")
-    # 3. value checks
+    # 2. value checks: a row with its own fault is rejected for it and conflicts with nothing
     typed = dedup.with_columns(_typed(c).alias(f"__t_{c.name}") for c in spec.columns)
     reasons = _reasons(spec, month)
     typed = typed.with_columns(
@@ -197,7 +188,16 @@ def check_rows(spec: contract.DeliveryFile, month: str, df: pl.DataFrame) -> Che
     bad = typed.filter(pl.col("__aarsag").is_not_null())
     if bad.height:
         rejected_parts.append(_reject(bad, spec.name, month, pl.col("__aarsag"), cols))
-    good = typed.filter(pl.col("__aarsag").is_null()).select(
+    passing = typed.filter(pl.col("__aarsag").is_null())
+    # 3. among the rows that pass (R3): an id with more than one distinct content is rejected whole
+    if spec.key and passing.height:
+        key = list(spec.key)
+        conflicted = passing.group_by(key).len().filter(pl.col("len") > 1).drop("len")
+        if conflicted.height:
+            keyed = passing.join(conflicted, on=key, how="semi", nulls_equal=True)
+            rejected_parts.append(_reject(keyed, spec.name, month, pl.lit(CONFLICT), cols))
+            passing = passing.join(conflicted, on=key, how="anti", nulls_equal=True)
+    good = passing.select(
         pl.lit(month).alias("data_maaned"),
         pl.col("linje"),
         *[pl.col(f"__t_{c.name}").cast(POLARS_TYPES[c.kind]).alias(c.name) for c in spec.columns],

@@ -10,12 +10,12 @@ from dfdg_assets.cubes.assets.benchmark import cube_benchmark
 from dfdg_assets.dimensions.assets import INGEST_DIMENSIONS, ROLLOUT_DIMENSIONS
 from dfdg_assets.facts.assets import ROLLOUT_FACTS
 from dfdg_assets.facts.benefit_assets import BENEFIT_FACTS
-from dfdg_assets.maintenance.retention import prune
+from dfdg_assets.maintenance.retention import COLLECT_VERSIONS, PRUNING, prune
 from dfdg_assets.raw.assets import raw_levering
 from dfdg_assets.staging.assets import STAGING_ASSETS
 from dfdg_assets.staging.benefits import stg_ydelse
 
-RETENTION_MARKER = ".beskaering"
+ROLLOUT_JOB_NAME = "udrul_maaneder"  # orchestration.jobs.ROLLOUT_JOB (which imports this module)
 
 
 class RetentionConfig(dg.Config):
@@ -42,6 +42,8 @@ def beskaer_opbevaring(
     if not months or not config.aktiv:
         return dg.MaterializeResult(metadata={"beskaaret": False})
     cutoff = retention_start(months[-1])
+    if (wh.path / PRUNING).exists():
+        context.log.warning("En afbrudt beskæring fuldføres nu")
     report = prune(wh, data_root.inbox, data_root.paths.exports, months[-1], cutoff)
     if report.pruned_anything:
         context.log.info(
@@ -84,11 +86,43 @@ ROLLOUT_ASSETS = [*ROLLOUT_DIMENSIONS, stg_ydelse, *ROLLOUT_FACTS, *BENEFIT_FACT
         "block a load and never see half a month."
     ),
 )
-def duckdb_katalog(data_root: DataRootResource) -> dg.MaterializeResult:
+def duckdb_katalog(
+    context: dg.AssetExecutionContext, data_root: DataRootResource
+) -> dg.MaterializeResult:
     names = data_root.refresh_catalogue()
-    marker = data_root.warehouse.path / RETENTION_MARKER
+    settled = settle_run(context, data_root)
+    marker = data_root.warehouse.path / COLLECT_VERSIONS
     if marker.exists():
         # after pruning, superseded versions may hold pruned data: delete them now
         data_root.warehouse.collect_old_versions(grace_seconds=0)
         marker.unlink()
-    return dg.MaterializeResult(metadata={"views": len(names), "tabeller": ", ".join(names)})
+    data_root.release_writer_lock()  # the run's last step: the next writer may start
+    return dg.MaterializeResult(
+        metadata={"views": len(names), "tabeller": ", ".join(names), **settled}
+    )
+
+
+def settle_run(context: dg.AssetExecutionContext, data_root: DataRootResource) -> dict:
+    """The run's last step commits what it did: an ingest's staged ledger entries (which grow the
+    roll-out debt), a roll-out's settlement of the debt it was planned from. Until here, a killed
+    run has changed nothing the next run relies on to decide what to do."""
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from dfdg_assets.orchestration.ledger import TAG_ROLLOUT_DEBT
+
+    wh = data_root.warehouse
+    out: dict = {}
+    committed = wh.commit_deliveries(context.run_id)
+    if committed:
+        out["leveringer_bogfoert"] = ", ".join(committed)
+    tags = context.run.tags
+    start = tags.get(ASSET_PARTITION_RANGE_START_TAG, "")[:7]
+    end = tags.get(ASSET_PARTITION_RANGE_END_TAG, "")[:7]
+    if not start and tags.get("dagster/partition"):
+        start = end = tags["dagster/partition"][:7]
+    if context.job_def.name == ROLLOUT_JOB_NAME and start:
+        out["udrulning_afregnet"] = wh.settle_rollout(start, end, tags.get(TAG_ROLLOUT_DEBT))
+    return out

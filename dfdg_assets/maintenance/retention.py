@@ -106,20 +106,45 @@ def raw_schema_of(name: str) -> dict:
     return raw_schema(contract.FILES_BY_NAME[name])
 
 
+PRUNING = ".beskaering_igang"  # written first, removed last: a pruning under way (or interrupted)
+COLLECT_VERSIONS = ".beskaering_ryd_versioner"  # pruned: the catalogue step deletes old versions
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder or file under the data root without following a symlink out of it: a
+    symlink is removed itself, never what it points to."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path)  # rmtree unlinks symlinks inside, never follows them
+
+
 def prune(wh: Warehouse, inbox: Path, exports: Path, newest: str, cutoff: str) -> PruneReport:
-    """Delete everything before `cutoff` (R10). Idempotent: a second call finds nothing to do."""
+    """Delete everything before `cutoff` (R10), all or nothing: the marker `PRUNING` is written
+    first, then the data (tables, inbox folders, data packages), the bookkeeping (ledger entries)
+    last, and the marker removed. A failure or kill half-way leaves the marker and the ledger
+    entries; the next run prunes again and completes. Idempotent."""
     report = PruneReport(cutoff)
+    marker = wh.path / PRUNING
     old = {t: [p for p in wh.partitions(t) if _MONTH.match(p) and p < cutoff] for t in wh.tables()}
     old = {t: ps for t, ps in old.items() if ps}
     old_inbox = (
         sorted(
             p.name
             for p in inbox.iterdir()
-            if p.is_dir() and _MONTH.match(p.name) and p.name < cutoff
+            if (p.is_dir() or p.is_symlink()) and _MONTH.match(p.name) and p.name < cutoff
         )
         if inbox.is_dir()
         else []
     )
+    old_ledger = sorted(
+        f
+        for f in (wh.path / "_leveringer").glob("*.json")
+        if _MONTH.match(f.stem) and f.stem < cutoff
+    )
+    if old or old_inbox or old_ledger:
+        wh.path.mkdir(parents=True, exist_ok=True)
+        marker.write_text(cutoff, encoding="utf-8")
     if old:
         carried = carried_versions(wh, cutoff)
         wh.write_many({(history_table(n), "alle"): df for n, df in carried.items() if n in CARRIED})
@@ -130,11 +155,8 @@ def prune(wh: Warehouse, inbox: Path, exports: Path, newest: str, cutoff: str) -
                 wh.delete(table, p)
                 report.files += 1
             report.rows[table] = rows
-        for f in (wh.path / "_leveringer").glob("*.json"):
-            if f.stem < cutoff:
-                f.unlink()
     for month in old_inbox:
-        shutil.rmtree(inbox / month)
+        _remove(inbox / month)
         report.inbox_folders.append(month)
     if exports.is_dir():
         for pkg in sorted(exports.iterdir()):
@@ -152,12 +174,21 @@ def prune(wh: Warehouse, inbox: Path, exports: Path, newest: str, cutoff: str) -
             if fra is None:
                 m = re.search(r"_(\d{4}-\d{2})_\d{4}-\d{2}$", pkg.name)
                 fra = m.group(1) if m else None
+            if pkg.is_symlink():
+                if fra and fra < cutoff:
+                    pkg.unlink()
+                    report.exports.append(pkg.name)
+                continue
             if pkg.is_dir() and pkg.name.startswith("."):
                 shutil.rmtree(pkg)  # a temp folder of an export that never finished
                 continue
             if pkg.is_dir() and fra and fra < cutoff:
                 shutil.rmtree(pkg)
                 report.exports.append(pkg.name)
-    if report.pruned_anything:
-        (wh.path / ".beskaering").write_text(cutoff, encoding="utf-8")
+    # bookkeeping last: with the data gone, the ledger entries of the pruned months go too
+    for f in old_ledger:
+        f.unlink(missing_ok=True)
+    if report.pruned_anything or old_ledger:
+        (wh.path / COLLECT_VERSIONS).write_text(cutoff, encoding="utf-8")
+    marker.unlink(missing_ok=True)
     return report

@@ -1,10 +1,10 @@
 """What has been delivered, what has been loaded, and what still needs loading or rolling out.
 
-A delivery counts as loaded when the warehouse's delivery ledger (written by the ingest step
-together with the month's tables) holds its content hash: whichever way it was loaded, and a
-re-delivery of an earlier version after a correction is loaded again. Months are rolled out when
-a rollout run created after an ingest covers the months it affects (from its first affected month
-to the newest loaded month at the time).
+A delivery counts as loaded when the warehouse's delivery ledger holds its content hash: the
+ingest stages the entry, the run's last step (the catalogue) commits it, so a killed run never
+counts as done; whichever way it was loaded, and a re-delivery of an earlier version after a
+correction is loaded again. What still needs rolling out is the warehouse's roll-out debt
+(`warehouse/_udrulning.json`), grown when an ingest commits and cleared when a roll-out commits.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dagster._core.storage.tags import (
 from dfdg_assets.core.partitions import retention_start  # noqa: F401 - part of the ledger API
 from dfdg_assets.core.weeks import add_months, month_key
 from dfdg_assets.ingest.delivery import Completeness, completeness, delivery_months
-from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
-from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY, TAG_NEWEST
+from dfdg_assets.orchestration.jobs import INGEST_JOB
+from dfdg_assets.raw.assets import TAG_CONTENT, TAG_DELIVERY, TAG_REJECTED
 from dfdg_assets.storage import Warehouse
 
 _IN_FLIGHT = [
@@ -79,17 +79,18 @@ def is_loaded(warehouse: Warehouse, month: str, content_hash: str) -> bool:
 
 
 def has_failed(instance: dg.DagsterInstance, month: str, content_hash: str) -> bool:
-    """An ingest of exactly this content already failed (rejected or held back)."""
-    return bool(
-        instance.get_run_ids(
-            filters=dg.RunsFilter(
-                job_name=INGEST_JOB,
-                tags=delivery_tags(month, content_hash),
-                statuses=[dg.DagsterRunStatus.FAILURE],
-            ),
-            limit=1,
-        )
+    """An ingest of exactly this content was rejected or held back (a decision about the
+    delivery), or failed otherwise (killed, crashed) `MAX_ATTEMPTS` times."""
+    tags = delivery_tags(month, content_hash)
+    rejected = instance.get_run_ids(
+        filters=dg.RunsFilter(
+            job_name=INGEST_JOB,
+            tags={**tags, TAG_REJECTED: "ja"},
+            statuses=[dg.DagsterRunStatus.FAILURE],
+        ),
+        limit=1,
     )
+    return bool(rejected) or failed_attempts(instance, INGEST_JOB, tags) >= MAX_ATTEMPTS
 
 
 def is_in_flight(
@@ -121,17 +122,22 @@ def newest_loaded_month(warehouse: Warehouse) -> str | None:
     return parts[-1] if parts else None
 
 
+TAG_ROLLOUT_DEBT = "dfdg/udrulningsgaeld"  # the id of the roll-out debt a rollout run settles
+MAX_ATTEMPTS = 3  # runs of one delivery (or one roll-out debt) that died or failed otherwise
+
+
 @dataclass(frozen=True)
 class RolloutPlan:
     first: str
     last: str
-    ingest_run_ids: tuple[str, ...]
+    debt_id: str
 
     @property
     def tags(self) -> dict[str, str]:
         return {
             ASSET_PARTITION_RANGE_START_TAG: month_key(self.first),
             ASSET_PARTITION_RANGE_END_TAG: month_key(self.last),
+            TAG_ROLLOUT_DEBT: self.debt_id,
         }
 
     @property
@@ -144,60 +150,30 @@ class RolloutPlan:
         )
 
 
-def plan_rollout(instance: dg.DagsterInstance, warehouse: Warehouse) -> RolloutPlan | None:
-    """One rollout over every month affected by successful ingests not yet covered by a rollout.
-
-    Covered: a rollout run (finished or under way) created after the ingest ended whose range
-    starts at or before the first month the ingest affects.
-    """
+def plan_rollout(warehouse: Warehouse) -> RolloutPlan | None:
+    """One rollout over every month the warehouse still owes a roll-out: from the roll-out debt
+    that committed ingests left (never from run records, so a killed run never counts as done)
+    through the newest loaded month, and never before the retention window."""
+    debt = warehouse.rollout_debt()
     newest = newest_loaded_month(warehouse)
-    if newest is None:
+    if debt is None or newest is None:
         return None
-    # ingests of any job (the ingest job, or an asset backfill of raw_levering) that loaded data
-    ingests = [
-        r
-        for r in instance.get_run_records(
-            filters=dg.RunsFilter(
-                statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
-            ),
-            limit=1000,
-        )
-        if TAG_AFFECTED_FROM in r.dagster_run.tags
-    ]
-    rollouts = instance.get_run_records(
-        filters=dg.RunsFilter(
-            job_name=ROLLOUT_JOB, statuses=[*_IN_FLIGHT, dg.DagsterRunStatus.SUCCESS]
-        ),
-        limit=500,
-    )
-    covers = [
-        (
-            r.create_timestamp.timestamp(),
-            r.dagster_run.tags.get(ASSET_PARTITION_RANGE_START_TAG, "")[:7],
-            r.dagster_run.tags.get(ASSET_PARTITION_RANGE_END_TAG, "")[:7],
-        )
-        for r in rollouts
-    ]
-    floor = retention_start(newest)
-    needed: list[tuple[str, str]] = []
-    for rec in ingests:
-        affected = rec.dagster_run.tags.get(TAG_AFFECTED_FROM)
-        if not affected:
-            continue
-        first = max(affected, floor)
-        last = rec.dagster_run.tags.get(TAG_NEWEST, newest)
-        ended = rec.end_time or rec.update_timestamp.timestamp()
-        if not any(
-            created >= ended and start and start <= first and end >= last
-            for created, start, end in covers
-        ):
-            needed.append((first, rec.dagster_run.run_id))
-    if not needed:
-        return None
-    first = min(f for f, _ in needed)
+    first = max(debt.get("fra", newest), retention_start(newest))
     if first > newest:
         return None
-    return RolloutPlan(first, newest, tuple(sorted(r for _, r in needed)))
+    return RolloutPlan(first, newest, str(debt.get("id", "")))
+
+
+def failed_attempts(instance: dg.DagsterInstance, job_name: str, tags: dict[str, str]) -> int:
+    """Failed runs (killed, crashed, or marked failed by a liveness check) with these tags."""
+    return len(
+        instance.get_run_ids(
+            filters=dg.RunsFilter(
+                job_name=job_name, tags=tags, statuses=[dg.DagsterRunStatus.FAILURE]
+            ),
+            limit=MAX_ATTEMPTS + 1,
+        )
+    )
 
 
 def overdue_months(states: list[Completeness], today: dt.date, newest: str | None) -> list[str]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.core.weeks import month_key
+from dfdg_assets.ingest.delivery import invalid_folders
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.ledger import (
@@ -17,8 +18,10 @@ from dfdg_assets.orchestration.ledger import (
     pending_deliveries,
     plan_rollout,
 )
+from dfdg_assets.orchestration.liveness import mark_dead_runs_failed, process_tags
 from dfdg_assets.orchestration.runs import run_job
 from dfdg_assets.storage import Warehouse
+from dfdg_assets.storage.lock import LOAD_LOCK, WRITER_LOCK, exclusive, release
 
 
 def _run_config(root: DataRoot, accept: bool = False, retention: bool = True) -> dict:
@@ -41,6 +44,7 @@ class LoadReport:
     loaded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     incomplete: dict[str, str] = field(default_factory=dict)
+    invalid_folders: list[str] = field(default_factory=list)
     rollout: tuple[str, str] | None = None
     rollout_failed: str | None = None
     seconds: float = 0.0
@@ -57,17 +61,48 @@ def load(
     accept: set[str] | None = None,
     out: Callable[[str], None] = print,
     retention: bool = True,
+    wait: bool = True,
 ) -> LoadReport:
-    """Ingest every pending delivery (one run each, in month order), then roll out every affected
-    month in one run. A rejected delivery is reported and the others still load.
-    `retention=False` skips pruning (only to verify that pruning changes nothing in the window)."""
+    """Ingest every pending delivery (one run each, in month order), then roll out every month
+    the warehouse still owes a roll-out in one run. A rejected delivery is reported and the others
+    still load. One `dfdg load` per data root at a time: a second one waits (`wait=False`: raises
+    `Busy`). `retention=False` skips pruning (only to verify that pruning changes nothing in the
+    window)."""
+
     t0 = time.perf_counter()
-    accept = accept or set()
+    with exclusive(
+        root.root / LOAD_LOCK,
+        wait=wait,
+        on_wait=lambda who: out(f"En anden indlæsning kører på denne datarod ({who}); venter …"),
+    ):
+        return _load(root, through, accept or set(), out, retention, t0)
+
+
+def _load(
+    root: DataRoot,
+    through: str | None,
+    accept: set[str],
+    out: Callable[[str], None],
+    retention: bool,
+    t0: float,
+) -> LoadReport:
+
     report = LoadReport()
     instance = open_instance(root)
+    for run_id in mark_dead_runs_failed(instance):
+        out(f"  Afbrudt kørsel {run_id[:8]} (processen findes ikke længere) markeret som fejlet")
     wh = Warehouse(root.warehouse)
     wh.clean_temp_files()
+    # ledger entries staged by a run that died before committing: that delivery is simply loaded
+    # again (entries of a run still under way, e.g. one the daemon started, are left to it)
+    for month, entry in wh.staged_deliveries().items():
+        run = instance.get_run_by_id(entry.get("run_id", "")) if entry.get("run_id") else None
+        if run is None or run.is_finished:
+            (wh.path / "_leveringer" / "_afventer" / f"{month}.json").unlink(missing_ok=True)
     states, _ = inbox_state(root.inbox)
+    for name in invalid_folders(root.inbox):
+        report.invalid_folders.append(name)
+        out(f"  Mappen {name} er ikke en gyldig måned (YYYY-MM) og ignoreres")
     for s in states:
         if not s.complete and (through is None or s.month <= through):
             report.incomplete[s.month] = s.reason
@@ -85,8 +120,10 @@ def load(
             {
                 **delivery_tags(s.month, s.content_hash or ""),
                 "dagster/partition": month_key(s.month),
+                **process_tags(),
             },
         )
+        release(root.root / WRITER_LOCK)
         took = time.perf_counter() - t
         if result.success:
             report.loaded.append(s.month)
@@ -95,11 +132,12 @@ def load(
             report.failed[s.month] = result.failure
             out(f"[{i:>{width}}/{len(pending)}] {s.month} AFVIST: {report.failed[s.month]}")
 
-    plan = plan_rollout(instance, wh)
+    plan = plan_rollout(wh)
     if plan:
         t = time.perf_counter()
         out(f"Udruller {plan.first}..{plan.last} ({plan.months} måneder) i én kørsel …")
-        result = run_job(instance, ROLLOUT_JOB, _run_config(root), plan.tags)
+        result = run_job(instance, ROLLOUT_JOB, _run_config(root), {**plan.tags, **process_tags()})
+        release(root.root / WRITER_LOCK)
         report.rollout = (plan.first, plan.last)
         if result.success:
             out(f"Udrulning færdig ({time.perf_counter() - t:.1f} s)")

@@ -8,7 +8,6 @@ names it). Default status STOPPED: an operator turns it on once in the UI (docs/
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,9 +18,13 @@ import dagster as dg
 from dfdg_assets.core.partitions import data_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.weeks import month_key
+from dfdg_assets.ingest.delivery import invalid_folders
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB, ingest_job, rollout_job
 from dfdg_assets.orchestration.ledger import (
+    MAX_ATTEMPTS,
+    TAG_ROLLOUT_DEBT,
     delivery_tags,
+    failed_attempts,
     has_failed,
     inbox_state,
     is_in_flight,
@@ -31,14 +34,19 @@ from dfdg_assets.orchestration.ledger import (
     pending_deliveries,
     plan_rollout,
 )
+from dfdg_assets.orchestration.liveness import mark_dead_runs_failed
 from dfdg_assets.orchestration.overdue import evaluation as overdue_evaluation
 
 
-def ingest_request(month: str, content_hash: str, previous: str | None = None) -> dg.RunRequest:
+def ingest_request(
+    month: str, content_hash: str, previous: str | None = None, attempt: int = 0
+) -> dg.RunRequest:
     """The run for one delivery; the run key includes the content hash (and the hash it replaces),
     so an identical re-delivery never runs twice, a corrected one does, and so does a return to
     an earlier version after a correction."""
     suffix = f":{previous[:16]}" if previous else ""
+    if attempt:  # a retry after a run that died (killed, crashed)
+        suffix += f":forsoeg{attempt + 1}"
     return dg.RunRequest(
         run_key=f"indlaes:{month}:{content_hash}{suffix}",
         job_name=INGEST_JOB,
@@ -61,12 +69,19 @@ def _short(months: list[str], n: int = 6) -> str:
 def nye_leveringer(
     context: dg.SensorEvaluationContext, data_root: DataRootResource
 ) -> dg.SensorResult:
+    for run_id in mark_dead_runs_failed(context.instance):
+        context.log.warning(
+            f"Kørsel {run_id[:8]}: processen findes ikke længere, markeret som fejlet"
+        )
     cursor = json.loads(context.cursor) if context.cursor else {}
     cache_file = data_root.paths.dagster_home / CACHE_FILE
     states, seen = inbox_state(data_root.inbox, _read_cache(cache_file))
     _write_cache(cache_file, seen)
     valid = set(data_months.get_partition_keys(current_time=dt.datetime.now()))
-    notes: list[str] = []
+    notes: list[str] = [
+        f"mappen {name} er ikke en gyldig måned (YYYY-MM) og ignoreres"
+        for name in invalid_folders(data_root.inbox)
+    ]
     for s in states:
         if not s.complete:
             notes.append(f"{s.month} ufuldstændig: {s.reason}")
@@ -87,17 +102,28 @@ def nye_leveringer(
                 f"{s.month} afvist eller holdt tilbage (se kørslen); venter på rettet levering eller accept"
             )
             continue
-        requests.append(ingest_request(s.month, content, loaded_hash(wh, s.month)))
+        attempt = failed_attempts(context.instance, INGEST_JOB, tags)
+        requests.append(ingest_request(s.month, content, loaded_hash(wh, s.month), attempt))
 
     # Roll out only when no ingest is queued or running, so that a batch of deliveries arriving
     # together becomes one rollout run.
     if not requests and not is_in_flight(context.instance, INGEST_JOB):
-        plan = plan_rollout(context.instance, data_root.warehouse)
-        if plan and not is_in_flight(context.instance, ROLLOUT_JOB):
-            key = hashlib.sha256(",".join(plan.ingest_run_ids).encode()).hexdigest()[:20]
+        plan = plan_rollout(data_root.warehouse)
+        attempt = (
+            failed_attempts(context.instance, ROLLOUT_JOB, {TAG_ROLLOUT_DEBT: plan.debt_id})
+            if plan
+            else 0
+        )
+        if plan and attempt >= MAX_ATTEMPTS:
+            notes.append(
+                f"udrulningen af {plan.first}..{plan.last} er fejlet {attempt} gange; "
+                "se kørslerne, `dfdg load` eller en ny levering prøver igen"
+            )
+        elif plan and not is_in_flight(context.instance, ROLLOUT_JOB):
+            retry = f":forsoeg{attempt + 1}" if attempt else ""
             requests.append(
                 dg.RunRequest(
-                    run_key=f"udrul:{plan.first}:{plan.last}:{key}",
+                    run_key=f"udrul:{plan.first}:{plan.last}:{plan.debt_id}{retry}",
                     job_name=ROLLOUT_JOB,
                     tags=plan.tags,
                 )

@@ -23,6 +23,7 @@ TAG_CONTENT = "dfdg/indhold"
 TAG_AFFECTED_FROM = "dfdg/berort_fra"
 TAG_ACCEPTED = "dfdg/accepteret_over_1_procent"
 TAG_NEWEST = "dfdg/nyeste_maaned"  # newest loaded month right after this ingest
+TAG_REJECTED = "dfdg/afvist"  # the run rejected or held back a delivery (not retried by the sensor)
 
 
 class IngestConfig(dg.Config):
@@ -145,6 +146,7 @@ def raw_levering(
 
     if failed:
         # Record what did load, then fail naming every month that did not.
+        context.instance.add_run_tags(context.run_id, {TAG_REJECTED: "ja"})
         for d in done:
             for spec in _SPECS:
                 context.log_event(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dfdg_assets.core.privacy import safe_value
+from dfdg_assets.core.privacy import masked
 from dfdg_assets.core.schemas import raw_table_schema, rejected_schema, validate
 from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.delivery import read_delivery
@@ -92,8 +92,14 @@ def ingest_delivery(
             "afvist_pr_aarsag": c.rejected_by_reason,
         }
         for col, values in c.unknown_values.items():
-            shown = ", ".join(f"{safe_value(v)} ({n})" for v, n in list(values.items())[:10])
-            warnings.append(f"{spec.filename}: ukendte værdier i {col}: {shown}")
+            shown = ", ".join(
+                f"{masked(v, spec.filename, _first_line(c.rows, col, v))} ({n} rækker)"
+                for v, n in list(values.items())[:10]
+            )
+            more = f" og {len(values) - 10} flere" if len(values) > 10 else ""
+            warnings.append(
+                f"{spec.filename}: {len(values)} ukendte værdier i {col}: {shown}{more}"
+            )
     rejected = [c.rejected for c in checked.values() if c.rejected.height]
     rejected_df = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
     frames[(REJECTED_TABLE, month)] = validate(rejected_df, rejected_schema(month))
@@ -111,3 +117,17 @@ def ingest_delivery(
         rejected_total=rejected_df.height,
         accepted_over_threshold=bool(over),
     )
+
+
+def _first_line(rows: pl.DataFrame, col: str, value: object) -> int | None:
+    """The first line carrying an unknown value (pair columns: the line of the pair)."""
+    if col in rows.columns:
+        hit = rows.filter(pl.col(col) == value)["linje"]
+    elif col.startswith("(") and " / " in str(value):
+        g, k = str(value).split(" / ", 1)
+        hit = rows.filter((pl.col("ydelsesgruppe") == g) & (pl.col("visitationskategori") == k))[
+            "linje"
+        ]
+    else:
+        return None
+    return int(hit.min()) if hit.len() else None

@@ -23,6 +23,7 @@ of it at once: the bytes are gone, not hidden.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import uuid
@@ -38,6 +39,21 @@ UNPARTITIONED = "alle"
 _SUFFIX = ".parquet"
 _VERSIONS = "_v"
 GRACE_SECONDS = 15 * 60  # superseded versions stay this long for readers of an older catalogue
+
+
+LEDGER_DIR = "_leveringer"
+PENDING_DIR = "_afventer"  # staged ledger entries, committed by the run's last step
+ROLLOUT_DEBT = "_udrulning.json"  # months still to roll out (the warehouse's own record)
+
+
+def _write_json_atomic(target: Path, obj: dict) -> None:
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(obj, sort_keys=True))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    fsync_path(target.parent)
 
 
 def fsync_path(path: Path) -> None:
@@ -212,23 +228,78 @@ class Warehouse:
 
     # ---------------------------------------------------------------- delivery ledger
     def record_delivery(self, month: str, entry: dict) -> None:
-        """Record what the warehouse holds of a month's delivery (content hash, affected months).
-
-        Written atomically with the delivery's tables by the same run, so what counts as loaded is
-        what the warehouse actually holds, whichever way it was loaded (sensor, CLI, backfill).
-        """
-        import json
-
-        d = self.path / "_leveringer"
+        """Stage what the run's ingest put into the warehouse for a month (content hash, affected
+        months, run id). Staged entries count for nothing until `commit_deliveries` by the run's
+        last step: a run killed in between leaves the delivery pending, never "done"."""
+        d = self.path / LEDGER_DIR / PENDING_DIR
         d.mkdir(parents=True, exist_ok=True)
-        tmp = d / f".{month}.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps(entry, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, d / f"{month}.json")
+        _write_json_atomic(d / f"{month}.json", entry)
+
+    def staged_deliveries(self) -> dict[str, dict]:
+        d = self.path / LEDGER_DIR / PENDING_DIR
+        out = {}
+        for f in sorted(d.glob("*.json")) if d.is_dir() else []:
+            try:
+                out[f.stem] = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+        return out
+
+    def discard_staged_deliveries(self, keep_run_id: str | None = None) -> int:
+        """Drop staged entries of other (dead) runs: their delivery is simply loaded again."""
+        n = 0
+        for month, entry in self.staged_deliveries().items():
+            if keep_run_id is None or entry.get("run_id") != keep_run_id:
+                (self.path / LEDGER_DIR / PENDING_DIR / f"{month}.json").unlink(missing_ok=True)
+                n += 1
+        return n
+
+    def commit_deliveries(self, run_id: str) -> list[str]:
+        """Commit the run's staged ledger entries: the roll-out debt grows first (so a kill in
+        between re-ingests and still rolls out), then each entry moves into the ledger."""
+        mine = {m: e for m, e in self.staged_deliveries().items() if e.get("run_id") == run_id}
+        if not mine:
+            return []
+        newest = self.partitions("raw_visitation")
+        debt = self.rollout_debt() or {}
+        first = min(
+            [e.get("berort_fra") or m for m, e in mine.items()] + [debt.get("fra", "9999-99")]
+        )
+        last = max([*mine, debt.get("til", "0000-00"), *(newest[-1:] or [])])
+        _write_json_atomic(
+            self.path / ROLLOUT_DEBT,
+            {"fra": first, "til": last, "id": uuid.uuid4().hex[:16]},
+        )
+        d = self.path / LEDGER_DIR
+        for month in sorted(mine):
+            os.replace(d / PENDING_DIR / f"{month}.json", d / f"{month}.json")
+        fsync_path(d)
+        return sorted(mine)
+
+    def rollout_debt(self) -> dict | None:
+        """The months still to roll out (`fra`..`til`, and an id that changes when it grows), or
+        None: written when an ingest commits, cleared when a roll-out covering it commits."""
+        f = self.path / ROLLOUT_DEBT
+        try:
+            return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
+        except ValueError:  # a torn write cannot happen (atomic replace); treat as everything
+            return {"fra": "0000-00", "til": "9999-99", "id": "ulaeselig"}
+
+    def settle_rollout(self, first: str, last: str, debt_id: str | None = None) -> bool:
+        """Clear the roll-out debt if the committed roll-out `first`..`last` covers it."""
+        debt = self.rollout_debt()
+        if debt is None:
+            return True
+        if debt.get("id") == debt_id or (
+            first <= debt.get("fra", "") and last >= debt.get("til", "")
+        ):
+            (self.path / ROLLOUT_DEBT).unlink(missing_ok=True)
+            fsync_path(self.path)
+            return True
+        return False
 
     def delivery_record(self, month: str) -> dict | None:
-        import json
-
-        f = self.path / "_leveringer" / f"{month}.json"
+        f = self.path / LEDGER_DIR / f"{month}.json"
         return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
 
     # ---------------------------------------------------------------- keys
