@@ -8,6 +8,7 @@ names it). Default status STOPPED: an operator turns it on once in the UI (docs/
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 from pathlib import Path
