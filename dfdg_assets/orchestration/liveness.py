@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -42,7 +43,7 @@ def process_tags(pid: int | None = None) -> dict[str, str]:
     }
 
 
-def is_alive(tags: dict[str, str]) -> bool | None:
+def is_alive(tags: Mapping[str, str]) -> bool | None:
     """True/False for a run executed on this host; None when it cannot be told here."""
     pid = tags.get(TAG_PID)
     if not pid or tags.get(TAG_HOST) != socket.gethostname():

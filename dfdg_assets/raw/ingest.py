@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -130,4 +131,4 @@ def _first_line(rows: pl.DataFrame, col: str, value: object) -> int | None:
         ]
     else:
         return None
-    return int(hit.min()) if hit.len() else None
+    return int(cast(int, hit.min())) if hit.len() else None
