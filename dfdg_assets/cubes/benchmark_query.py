@@ -34,6 +34,7 @@ from dfdg_assets.core.privacy import safe_value
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.query import QueryError, _month_arg, _open, _table
 from dfdg_assets.rules.benefits import BREAKDOWNS, COUNTS, HELE_LANDET
+from dfdg_assets.sql import ident, statement
 
 __all__ = [
     "BREAKDOWNS",
@@ -63,14 +64,6 @@ COLUMNS: dict[str, pl.DataType] = {
 }
 SUPPRESSED = ".."
 _TIMESTAMP = "%Y-%m-%dT%H:%M:%S%.6f%:z"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _kommune_code(con: duckdb.DuckDBPyConnection, kommune: int | str) -> str:
@@ -109,23 +102,18 @@ def benchmark_sql(
     fra: str | None = None,
     til: str | None = None,
     breakdown: str | None = None,
-) -> str:
-    """The SQL selecting the published rows (arguments already checked and normalised)."""
-    conditions = []
-    if kommune is not None:
-        conditions.append(f"kommune = {_lit(kommune)}")
-    if fra:
-        conditions.append(f"maaned >= {_lit(fra)}")
-    if til:
-        conditions.append(f"maaned <= {_lit(til)}")
-    if breakdown is not None:  # B's rows and the total rows
-        conditions.append(f"breakdown IN ('', {_lit(breakdown)})")
-    return (
-        f"SELECT {', '.join(_ident(c) for c in COLUMNS)}\n"
-        f"FROM {TABLE}\n"
-        f"WHERE {' AND '.join(conditions) or 'TRUE'}\n"
-        f"ORDER BY maaned, kommune = {_lit(HELE_LANDET)}, kommune, breakdown, breakdown_vaerdi"
-    )
+) -> tuple[str, dict[str, str | None]]:
+    """The SQL selecting the published rows and its parameters (arguments already checked and
+    normalised; a breakdown selects B's rows and the total rows)."""
+    sql = statement("benchmark").format(columns=", ".join(ident(c) for c in COLUMNS))
+    params = {
+        "kommune": kommune,
+        "fra": fra or None,
+        "til": til or None,
+        "breakdown": breakdown,
+        "hele_landet": HELE_LANDET,
+    }
+    return sql, params
 
 
 def query_benchmark(
@@ -164,7 +152,8 @@ def query_benchmark(
                 f"kataloget mangler {TABLE}: er data fra 2020-01 indlæst og udrullet (`dfdg load`)?"
             )
         code = _kommune_code(con, kommune) if kommune is not None else None
-        df = pl.DataFrame(con.sql(benchmark_sql(code, fra, til, breakdown)))
+        sql, params = benchmark_sql(code, fra, til, breakdown)
+        df = pl.DataFrame(con.sql(sql, params=params))
     finally:
         if owned:
             con.close()

@@ -54,6 +54,7 @@ from dfdg_assets.cubes.busmatrix import (
     check,
 )
 from dfdg_assets.dimensions.build import UNKNOWN_EDUCATION_TITLE, UNKNOWN_ORG_NAME
+from dfdg_assets.sql import ident, literal
 
 __all__ = [
     "FORMATS",
@@ -239,20 +240,6 @@ class Plan:
         return self.kommuner is not None or any(a in KOMMUNE_ATTRIBUTES for a in self.by)
 
 
-def _lit(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        raise TypeError("no boolean attributes")
-    if isinstance(value, int):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _attribute_sql(name: str, kind: str | None = None) -> tuple[str, str | None]:
     """The expression showing an attribute on a fact row `f` of `kind`, and the join it needs."""
     if name == "beskaeftigelsesydelse" and kind != YR:  # the citizen-week's benefit(s)
@@ -261,7 +248,7 @@ def _attribute_sql(name: str, kind: str | None = None) -> tuple[str, str | None]
         col = ROLE_COLUMNS[name]
         # an id missing from the dimension shows as the dimension's unknown member
         return (
-            f"CASE WHEN f.{col} IS NULL THEN NULL ELSE coalesce(o_{col}.org_navn, {_lit(UNKNOWN_ORG_NAME)}) END",
+            f"CASE WHEN f.{col} IS NULL THEN NULL ELSE coalesce(o_{col}.org_navn, {literal(UNKNOWN_ORG_NAME)}) END",
             name,
         )
     if name in ("kommunenavn", "regionskode", "regionsnavn"):
@@ -271,7 +258,7 @@ def _attribute_sql(name: str, kind: str | None = None) -> tuple[str, str | None]
     if name == "uddannelsestitel":
         return (
             "CASE WHEN f.uddannelseskode IS NULL THEN NULL "
-            f"ELSE coalesce(u.titel, {_lit(UNKNOWN_EDUCATION_TITLE)}) END",
+            f"ELSE coalesce(u.titel, {literal(UNKNOWN_EDUCATION_TITLE)}) END",
             "uddannelse",
         )
     if name == "deltagertype":
@@ -283,7 +270,7 @@ def _in(expr: str, values: Sequence[object]) -> str:
     known = [v for v in values if v is not None]
     parts = []
     if known:
-        parts.append(f"{expr} IN ({', '.join(_lit(v) for v in known)})")
+        parts.append(f"{expr} IN ({', '.join(literal(v) for v in known)})")
     if len(known) < len(values):
         parts.append(f"{expr} IS NULL")
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
@@ -310,14 +297,14 @@ def _rows(plan: Plan, kind: str, helpers: Mapping[str, str], attrs: Sequence[str
     columns = [f"{expr} AS {alias}" for alias, expr in helpers.items()]
     for name in attrs:
         expr, join = _attribute_sql(name, kind)
-        columns.append(f"{expr} AS {_ident(name)}")
+        columns.append(f"{expr} AS {ident(name)}")
         if join and join not in joins:
             joins.append(join)
     conditions = []
     if plan.fra:
-        conditions.append(f"f.maaned >= {_lit(plan.fra)}")
+        conditions.append(f"f.maaned >= {literal(plan.fra)}")
     if plan.til:
-        conditions.append(f"f.maaned <= {_lit(plan.til)}")
+        conditions.append(f"f.maaned <= {literal(plan.til)}")
     if plan.kommuner is not None:
         conditions.append(_in("f.kommunekode", sorted(plan.kommuner)) if plan.kommuner else "FALSE")
     for flt in plan.filters:
@@ -338,7 +325,7 @@ def _groups(attrs: Sequence[str], alias: str | Mapping[str, str]) -> str:
     def owner(a: str) -> str:
         return alias if isinstance(alias, str) else alias[a]
 
-    return "".join(f"{owner(a)}.{_ident(a)}, " for a in attrs)
+    return "".join(f"{owner(a)}.{ident(a)}, " for a in attrs)
 
 
 def _indent(sql: str, n: int) -> str:
@@ -390,11 +377,11 @@ def dfdg_sql(plan: Plan) -> str:
             parts.append(("refusion", _refund_sql(plan)))
         elif m == activity[0]:
             parts.append(("aktiviteter", _activity_aggregate(plan, activity)))
-    columns = [f"m.{_ident(a)}" for a in plan.by] + [
+    columns = [f"m.{ident(a)}" for a in plan.by] + [
         f"max(m.{m}) AS {m}" if m in NULLABLE_MEASURES else f"coalesce(max(m.{m}), 0) AS {m}"
         for m in plan.measures
     ]
-    order = ", ".join(f"{_ident(a)} NULLS LAST" for a in plan.by)
+    order = ", ".join(f"{ident(a)} NULLS LAST" for a in plan.by)
     return COMBINE.format(
         parts=",\n".join(f"{name} AS (\n{_indent(sql, 4)}\n)" for name, sql in parts),
         columns=",\n       ".join(columns),
@@ -451,7 +438,7 @@ def _municipalities(
         codes = [
             r[0]
             for r in con.execute(
-                f"SELECT kommunekode FROM dim_kommune WHERE {attr} = {_lit(typed)}"
+                f"SELECT kommunekode FROM dim_kommune WHERE {attr} = {literal(typed)}"
             ).fetchall()
         ]
         if not codes:

@@ -34,6 +34,7 @@ import duckdb
 import polars as pl
 
 from dfdg_assets.core.grain import GRAIN
+from dfdg_assets.sql import ident, literal, statement
 
 UNPARTITIONED = "alle"
 _SUFFIX = ".parquet"
@@ -335,14 +336,14 @@ class Warehouse:
                     self.current_version(name, p) or self.partition_file(name, p)
                     for p in self.partitions(name)
                 ]
-                listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-                con.execute(
-                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], union_by_name = true)'
-                )
+                listing = ", ".join(literal(str(f)) for f in files)
+                con.execute(statement("catalogue_view").format(view=ident(name), files=listing))
                 doc = GRAIN.get(name)
                 if doc:
                     con.execute(
-                        f"COMMENT ON VIEW \"{name}\" IS '{doc.replace(chr(39), chr(39) * 2)}'"
+                        statement("catalogue_comment").format(
+                            view=ident(name), comment=literal(doc)
+                        )
                     )
             con.execute("CHECKPOINT")
         finally:

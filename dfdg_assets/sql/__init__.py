@@ -1,0 +1,29 @@
+"""The SQL of the product as package data (`dfdg_assets/sql/*.sql`), and the one way to quote an
+identifier or a literal where DuckDB cannot bind a parameter (view definitions, comments)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+
+@cache
+def statement(name: str) -> str:
+    """The text of `dfdg_assets/sql/<name>.sql`."""
+    return resources.files(__package__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: object) -> str:
+    """A SQL literal, for the statements DuckDB cannot prepare (DDL): NULL, an int or a string."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        raise TypeError("no boolean attributes")
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
