@@ -6,10 +6,9 @@ import dagster as dg
 import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
-from dfdg_assets.core.publishing import publish_months
+from dfdg_assets.core.publishing import publish_each_month
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
-from dfdg_assets.core.weeks import month_of_key
 from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
 from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table
@@ -49,29 +48,24 @@ def fct_borger_ydelse_uge(
     """The ydelsesaktivitet cube's link: each DFDG citizen-week with its YR benefit(s)."""
     wh = data_root.warehouse
 
-    def frames():
-        for m in (month_of_key(k) for k in context.partition_keys):
-            if m < YR_FIRST_MONTH:
-                yield m, pl.DataFrame(schema=BENEFIT_WEEK_COLS)
-                continue
-            pop = population_weeks(
-                wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
-                wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
-            )
-            yr = wh.scan("stg_ydelse", [m], schema=YDELSE_COLS)
-            yield (
-                m,
-                (
-                    citizen_week_benefits(pop, yr)
-                    .with_columns(pl.lit(m).alias("maaned"))
-                    .select(list(BENEFIT_WEEK_COLS))
-                    .sort("borger_key", "uge", "beskaeftigelsesydelse")
-                    .collect()
-                ),
-            )
+    def build(m: str) -> pl.DataFrame:
+        if m < YR_FIRST_MONTH:
+            return pl.DataFrame(schema=BENEFIT_WEEK_COLS)
+        pop = population_weeks(
+            wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
+            wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
+        )
+        yr = wh.scan("stg_ydelse", [m], schema=YDELSE_COLS)
+        return (
+            citizen_week_benefits(pop, yr)
+            .with_columns(pl.lit(m).alias("maaned"))
+            .select(list(BENEFIT_WEEK_COLS))
+            .sort("borger_key", "uge", "beskaeftigelsesydelse")
+            .collect()
+        )
 
-    return publish_months(
-        data_root, "fct_borger_ydelse_uge", frames(), BENEFIT_WEEK_SCHEMA, context
+    return publish_each_month(
+        context, data_root, "fct_borger_ydelse_uge", BENEFIT_WEEK_SCHEMA, build
     )
 
 
@@ -82,23 +76,18 @@ def fct_befolkning_16_66(
     """Residents aged 16-66 per municipality, from the month's resident snapshot."""
     wh = data_root.warehouse
 
-    def frames():
-        for m in (month_of_key(k) for k in context.partition_keys):
-            if wh.has(raw_table("borger"), m):
-                yield (
-                    m,
-                    (
-                        population_16_66(wh.scan(raw_table("borger"), [m]), m)
-                        .with_columns(pl.lit(m).alias("maaned"))
-                        .sort("kommunekode")
-                        .collect()
-                    ),
-                )
-            else:
-                context.log.warning(f"{m}: ingen borger-snapshot; 16-66-årige er ukendte (null)")
-                yield m, pl.DataFrame(schema=POP_COLS)
+    def build(m: str) -> pl.DataFrame:
+        if not wh.has(raw_table("borger"), m):
+            context.log.warning(f"{m}: ingen borger-snapshot; 16-66-årige er ukendte (null)")
+            return pl.DataFrame(schema=POP_COLS)
+        return (
+            population_16_66(wh.scan(raw_table("borger"), [m]), m)
+            .with_columns(pl.lit(m).alias("maaned"))
+            .sort("kommunekode")
+            .collect()
+        )
 
-    return publish_months(data_root, "fct_befolkning_16_66", frames(), POP_SCHEMA, context)
+    return publish_each_month(context, data_root, "fct_befolkning_16_66", POP_SCHEMA, build)
 
 
 BENEFIT_FACTS = [fct_borger_ydelse_uge, fct_befolkning_16_66]

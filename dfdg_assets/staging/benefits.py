@@ -6,10 +6,10 @@ import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.cpr import surrogate_keys
-from dfdg_assets.core.publishing import publish_months
+from dfdg_assets.core.publishing import publish_each_month
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
-from dfdg_assets.core.weeks import month_of_key, week_frame
+from dfdg_assets.core.weeks import week_frame
 from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table, versions
 from dfdg_assets.rules.benefits import current_yr_rows
@@ -58,15 +58,9 @@ def stg_ydelse(
     """YR rows per week-month: a later delivery carrying a citizen-week replaces all its earlier rows."""
     wh = data_root.warehouse
 
-    def frames():
-        for m in (month_of_key(k) for k in context.partition_keys):
-            yield (
-                m,
-                (
-                    yr_rows_for_month(wh, m)
-                    if m >= YR_FIRST_MONTH
-                    else pl.DataFrame(schema=YDELSE_COLS)
-                ),
-            )
+    def build(m: str) -> pl.DataFrame:
+        if m < YR_FIRST_MONTH:
+            return pl.DataFrame(schema=YDELSE_COLS)
+        return yr_rows_for_month(wh, m)
 
-    return publish_months(data_root, "stg_ydelse", frames(), YDELSE_SCHEMA, context)
+    return publish_each_month(context, data_root, "stg_ydelse", YDELSE_SCHEMA, build)
