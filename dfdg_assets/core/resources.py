@@ -49,8 +49,9 @@ class DataRootResource(dg.ConfigurableResource):
             if log:
                 log.info(f"Venter på en anden skrivende kørsel på dataroden ({who}) …")
 
-        hold(self.paths.root / WRITER_LOCK, on_wait=waiting)
+        # tagged first: a run waiting for the lock is alive, not one that died before starting
         context.instance.add_run_tags(context.dagster_run.run_id, process_tags())
+        hold(self.paths.root / WRITER_LOCK, on_wait=waiting)
 
     def release_writer_lock(self) -> None:
         from dfdg_assets.storage.lock import WRITER_LOCK, release
