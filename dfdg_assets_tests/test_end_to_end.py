@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from dfdg_assets.definitions import defs
@@ -41,6 +42,7 @@ def dfdg(*args: str, root: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # generate + load as subprocesses (30-90 s)
 def test_cli_generate_and_load_small_sample(tmp_path):
     root = tmp_path / "data"
     gen = dfdg(

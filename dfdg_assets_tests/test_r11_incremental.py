@@ -86,6 +86,7 @@ def _table(root: DataRoot, name: str) -> pl.DataFrame:
     return df.sort(df.columns)
 
 
+@pytest.mark.slow  # the sensor month by month over a generated sample (40-140 s)
 def test_month_by_month_through_the_sensor_equals_one_backfill(generated, tmp_path):
     inc = DataRoot.of(tmp_path / "inkrementel")
     full = DataRoot.of(tmp_path / "fuld")
