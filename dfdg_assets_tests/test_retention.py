@@ -204,6 +204,7 @@ def test_pruning_twice_changes_nothing(pruned):
     assert warehouse_snapshot(pruned) == before
 
 
+@pytest.mark.slow  # two loads of a generated sample (~20 s)
 def test_a_month_folder_that_is_a_symlink_is_unlinked_never_followed(tmp_path):
     outside = tmp_path / "andetsteds"
     root = DataRoot.of(tmp_path / "data")

@@ -13,6 +13,9 @@ from dfdg_assets.orchestration.loader import load
 from dfdg_assets.orchestration.runs import LABEL
 from dfdg_assets.storage import Warehouse
 
+# a generated sample loaded once for the module (~20 s): part of `make test-slow`
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory) -> DataRoot:
