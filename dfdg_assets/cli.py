@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dfdg_assets.core.privacy import PersonalDataSafeError, redact
 from dfdg_assets.core.settings import DataRoot
@@ -166,6 +168,20 @@ def _emit(text: str, fmt: str) -> None:
         sys.stdout.write(text)
 
 
+def _period(args: argparse.Namespace) -> dict[str, Any]:
+    """The municipality and period arguments every cube query takes."""
+    return {"kommune": args.kommune, "fra": args.fra, "til": args.til}
+
+
+def _output(args: argparse.Namespace, df: Any, fmt: Callable, write: Callable) -> int:
+    """A query result to `--out` (any format, through `write`) or to stdout (through `fmt`)."""
+    if args.out:
+        write(df, args.format, args.out)
+    else:
+        _emit(fmt(df, args.format), args.format)
+    return 0
+
+
 def _query_benchmark(args: argparse.Namespace) -> int:
     given = [
         opt
@@ -183,18 +199,8 @@ def _query_benchmark(args: argparse.Namespace) -> int:
         write_benchmark,
     )
 
-    df = query_benchmark(
-        DataRoot.of(args.data_root),
-        kommune=args.kommune,
-        fra=args.fra,
-        til=args.til,
-        breakdown=args.breakdown,
-    )
-    if args.out:
-        write_benchmark(df, args.format, args.out)
-    else:
-        _emit(format_benchmark(df, args.format), args.format)
-    return 0
+    df = query_benchmark(DataRoot.of(args.data_root), breakdown=args.breakdown, **_period(args))
+    return _output(args, df, format_benchmark, write_benchmark)
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -217,20 +223,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     )
 
     query = query_dfdg if args.cube == "dfdg" else query_ydelsesaktivitet
-    df = query(
-        DataRoot.of(args.data_root),
-        measures,
-        by=_split(args.by),
-        where=_where(args.where),
-        kommune=args.kommune,
-        fra=args.fra,
-        til=args.til,
-    )
-    if args.out:
-        write_result(df, args.format, args.out)
-    else:
-        _emit(format_result(df, args.format), args.format)
-    return 0
+    root = DataRoot.of(args.data_root)
+    df = query(root, measures, by=_split(args.by), where=_where(args.where), **_period(args))
+    return _output(args, df, format_result, write_result)
 
 
 def _one_line_error(message: str) -> None:
@@ -239,24 +234,9 @@ def _one_line_error(message: str) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    import json
+    from dfdg_assets.perf.run import bench_and_report
 
-    from dfdg_assets.perf.run import format_report, run_bench
-
-    result = run_bench(
-        borgere=args.borgere,
-        kommuner=args.kommuner,
-        fra=args.fra,
-        til=args.til,
-        seed=args.seed,
-        workdir=Path(args.workdir) if args.workdir else None,
-        pandas_borgere=args.pandas_borgere,
-        repeat=args.gentag,
-    )
-    print(format_report(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
-    return 0 if result["agree"] else 1
+    return bench_and_report(args, repeat=args.gentag)
 
 
 def cmd_instance(args: argparse.Namespace) -> int:

@@ -9,9 +9,9 @@ from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.exports.jobs import eksporter_datapakke
 from dfdg_assets.maintenance.assets import INGEST_ASSETS, ROLLOUT_ASSETS, duckdb_katalog
 from dfdg_assets.orchestration.jobs import ASSET_CHECKS, ingest_job, rollout_job
-from dfdg_assets.orchestration.overdue import levering_rettidig
 from dfdg_assets.orchestration.schedules import maanedlig_indlaesning
 from dfdg_assets.orchestration.sensors import nye_leveringer
+from dfdg_assets.raw.overdue import levering_rettidig
 
 defs = dg.Definitions(
     assets=describe([*INGEST_ASSETS, *ROLLOUT_ASSETS, duckdb_katalog]),

@@ -75,3 +75,15 @@ def publish_each_month(
     """Build and publish the run's months one at a time (`build(month)` gives a month's rows)."""
     months = (month_of_key(k) for k in context.partition_keys)
     return publish_months(data_root, table, ((m, build(m)) for m in months), schema, context)
+
+
+def starting_with(
+    first: str, columns: Mapping[str, pl.DataType], build: Callable[[str], pl.DataFrame]
+) -> Callable[[str], pl.DataFrame]:
+    """`build` for a table that starts with month `first` (the YR-based tables: 2020-01): an
+    earlier month gets an empty partition with the table's `columns`."""
+
+    def build_month(month: str) -> pl.DataFrame:
+        return pl.DataFrame(schema=columns) if month < first else build(month)
+
+    return build_month

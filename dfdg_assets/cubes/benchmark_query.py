@@ -31,8 +31,9 @@ import duckdb
 import polars as pl
 
 from dfdg_assets.core.privacy import safe_value
-from dfdg_assets.core.settings import DataRoot
-from dfdg_assets.cubes.query import QueryError, _month_arg, _open, _table
+from dfdg_assets.cubes import shared
+from dfdg_assets.cubes.busmatrix import QueryError
+from dfdg_assets.cubes.shared import FORMATS, Source
 from dfdg_assets.rules.benefits import BREAKDOWNS, COUNTS, HELE_LANDET
 from dfdg_assets.sql import ident, statement
 
@@ -46,7 +47,6 @@ __all__ = [
 ]
 
 TABLE = "cube_benchmark"
-FORMATS = ("table", "csv", "json", "parquet")
 FIGURES = ("andel_ydelsesmodtagere", "aktiveringsgrad", "forloeb_pr_aktiveret")
 FLAG = "_undertrykt"
 #: The published table's columns and types (the same as the cube asset's, checked by the tests).
@@ -117,7 +117,7 @@ def benchmark_sql(
 
 
 def query_benchmark(
-    catalogue_or_data_root: str | Path | DataRoot | duckdb.DuckDBPyConnection,
+    catalogue_or_data_root: Source,
     kommune: int | str | None = None,
     fra: str | None = None,
     til: str | None = None,
@@ -132,22 +132,12 @@ def query_benchmark(
     Suppressed values are null with their `_undertrykt` flag set; key figures are fractions.
     Raises `QueryError` for a bad argument or a catalogue without the table.
     """
-    fra = _month_arg("--fra", fra)
-    til = _month_arg("--til", til)
-    if fra and til and fra > til:
-        raise QueryError(f"--fra {fra} ligger efter --til {til}")
+    fra, til = shared.month_range(fra, til)
     if breakdown is not None:
         breakdown = _breakdown(str(breakdown))
-    con, owned = _open(catalogue_or_data_root)
+    con, owned = shared.open_catalogue(catalogue_or_data_root)
     try:
-        names = {
-            r[0]
-            for r in con.execute(
-                "SELECT view_name FROM duckdb_views() UNION ALL "
-                "SELECT table_name FROM duckdb_tables()"
-            ).fetchall()
-        }
-        if TABLE not in names:
+        if TABLE not in shared.catalogue_names(con):
             raise QueryError(
                 f"kataloget mangler {TABLE}: er data fra 2020-01 indlæst og udrullet (`dfdg load`)?"
             )
@@ -208,7 +198,7 @@ def _published_text(df: pl.DataFrame) -> pl.DataFrame:
 def format_benchmark(df: pl.DataFrame, fmt: str = "table") -> str:
     """The benchmark rows as text: `table`, `csv` or `json` (see the module docstring)."""
     if fmt == "table":
-        return _table(_for_reading(df), right=(*COUNTS, *FIGURES))
+        return shared.text_table(_for_reading(df), right=(*COUNTS, *FIGURES))
     if fmt == "csv":
         out = _published_text(df).with_columns(
             pl.col("breakdown", "breakdown_vaerdi").replace("", None)  # total rows: empty
@@ -216,13 +206,10 @@ def format_benchmark(df: pl.DataFrame, fmt: str = "table") -> str:
         return out.write_csv(null_value="")
     if fmt == "json":
         return json.dumps(_published_text(df).to_dicts(), ensure_ascii=False) + "\n"
-    if fmt == "parquet":
-        raise QueryError("parquet er binært: angiv en fil med --out")
-    raise QueryError(f"ukendt format {safe_value(fmt)}; kendte: {', '.join(FORMATS)}")
+    shared.check_format(fmt)
+    raise AssertionError(fmt)
 
 
 def write_benchmark(df: pl.DataFrame, fmt: str, out: str | Path) -> Path:
     """Write the benchmark rows to a file in any format (parquet included)."""
-    from dfdg_assets.cubes.query import write_result
-
-    return write_result(df, fmt, out, formatter=format_benchmark)
+    return shared.write_frame(df, fmt, out, format_benchmark)

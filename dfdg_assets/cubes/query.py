@@ -38,7 +38,6 @@ import duckdb
 import polars as pl
 
 from dfdg_assets.core.privacy import safe_value
-from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.busmatrix import (
     ACTIVITY,
     CONVERSATION,
@@ -53,8 +52,18 @@ from dfdg_assets.cubes.busmatrix import (
     QueryError,
     check,
 )
+from dfdg_assets.cubes.shared import (
+    FORMATS,
+    Source,
+    catalogue_names,
+    check_format,
+    month_range,
+    open_catalogue,
+    text_table,
+    write_frame,
+)
 from dfdg_assets.dimensions.build import UNKNOWN_EDUCATION_TITLE, UNKNOWN_ORG_NAME
-from dfdg_assets.sql import ident, literal
+from dfdg_assets.sql import Params, ident, template
 
 __all__ = [
     "FORMATS",
@@ -65,8 +74,6 @@ __all__ = [
     "query_ydelsesaktivitet",
     "write_result",
 ]
-
-FORMATS = ("table", "csv", "json", "parquet")
 
 FACT_TABLES = {
     COURSE: "fct_visitation_uge",
@@ -86,16 +93,12 @@ NULLABLE_MEASURES = ("gns_refusionsprocent",)
 _INTEGER_ATTRIBUTES = frozenset(
     a for c in CUBES.values() for a, x in c.attributes.items() if x.integer
 )
-_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
-# ------------------------------------------------------------------ SQL templates
-# `{rows}` is the innermost scan of one fact (ROWS); the helper columns start with `_`, the
-# attributes carry their own (quoted) names.
-
-ROWS = """\
-SELECT {columns}
-FROM {table} AS f{joins}
-WHERE {conditions}"""
+# ------------------------------------------------------------------ SQL pieces
+# The statements are the `cube_*.sql` templates of `dfdg_assets.sql`; what is formatted into them
+# is SQL written here, identifiers from the bus matrix (quoted) and parameter placeholders: every
+# value is bound (`Params`). The helper columns start with `_`, the attributes carry their own
+# (quoted) names.
 
 # Dimensions joined to show an attribute: the join's name -> its clause.
 JOINS = {
@@ -118,27 +121,6 @@ JOINS = {
     },
 }
 
-# A distinct count of records (courses, conversations) per group.
-COUNT_RECORDS = """\
-SELECT {groups}count(DISTINCT r._id) AS {measure}
-FROM (
-{rows}
-) AS r
-GROUP BY ALL"""
-
-# The activity measures: first one row per (group, activity), so every activity counts once per
-# group (its hours once per month and once per quarter), then summed per group.
-ACTIVITY_AGGREGATE = """\
-SELECT {outer_groups}{measures}
-FROM (
-    SELECT {inner_groups}r._id{per_activity}
-    FROM (
-{rows}
-    ) AS r
-    GROUP BY ALL
-) AS a
-GROUP BY ALL"""
-
 # Per activity and group: the expense counts only from the row of the week holding startdato.
 PER_ACTIVITY = {
     "hjaelpemiddeludgifter": "max(CASE WHEN r._uge = strftime(r._start, '%G-W%V') THEN r._udgift END) AS _udgift",
@@ -160,52 +142,10 @@ ACTIVITY_HELPERS = {
     "antal_dage_aktiveret": {"_dage": "f.dage_i_uge"},
     "antal_timer_aktiveret_pr_uge": {"_timer": "f.timer_pr_uge"},
 }
-
-# Citizens from one kind of record, or from the union of course-weeks and activity-weeks.
-COUNT_CITIZENS = """\
-SELECT {groups}count(DISTINCT r._borger) AS antal_borgere
-FROM (
-{rows}
-) AS r
-GROUP BY ALL"""
-
-# Citizens with a course and an activity in the same week (same municipality when selected).
-COUNT_CITIZENS_BOTH = """\
-SELECT {groups}count(DISTINCT v._borger) AS antal_borgere
-FROM (
-{course_rows}
-) AS v
-JOIN (
-{activity_rows}
-) AS a ON a._borger = v._borger AND a._uge = v._uge{same_municipality}
-GROUP BY ALL"""
-
-# The amount-weighted refund percentage of the YR rows with a percentage, exact in DECIMAL (so the
-# answer does not depend on the order of summation) and null where the amounts sum to 0.
-REFUND_PERCENTAGE = """\
-SELECT {groups}CASE WHEN sum(r._beloeb) = 0 THEN NULL
-       ELSE CAST(sum(r._beloeb * r._pct) AS DOUBLE) / CAST(sum(r._beloeb) AS DOUBLE)
-       END AS gns_refusionsprocent
-FROM (
-{rows}
-) AS r
-WHERE r._pct IS NOT NULL
-GROUP BY ALL"""
 REFUND_HELPERS = {
     "_beloeb": "CAST(f.udbetalt_beloeb AS DECIMAL(24, 4))",
     "_pct": "CAST(f.refusionsprocent AS DECIMAL(12, 6))",
 }
-
-# The measures of one query, each aggregated on its own records, combined on the attributes:
-# GROUP BY treats nulls as equal, so this is a full outer join that also matches null groups.
-COMBINE = """\
-WITH
-{parts}
-SELECT {columns}
-FROM (
-{union}
-) AS m
-GROUP BY ALL{order}"""
 
 
 # ------------------------------------------------------------------ the plan of one query
@@ -240,15 +180,16 @@ class Plan:
         return self.kommuner is not None or any(a in KOMMUNE_ATTRIBUTES for a in self.by)
 
 
-def _attribute_sql(name: str, kind: str | None = None) -> tuple[str, str | None]:
+def _attribute_sql(name: str, params: Params, kind: str | None = None) -> tuple[str, str | None]:
     """The expression showing an attribute on a fact row `f` of `kind`, and the join it needs."""
     if name == "beskaeftigelsesydelse" and kind != YR:  # the citizen-week's benefit(s)
         return "y.beskaeftigelsesydelse", "ydelse"
     if name in ROLE_COLUMNS:
         col = ROLE_COLUMNS[name]
         # an id missing from the dimension shows as the dimension's unknown member
+        unknown = params.bind(UNKNOWN_ORG_NAME)
         return (
-            f"CASE WHEN f.{col} IS NULL THEN NULL ELSE coalesce(o_{col}.org_navn, {literal(UNKNOWN_ORG_NAME)}) END",
+            f"CASE WHEN f.{col} IS NULL THEN NULL ELSE coalesce(o_{col}.org_navn, {unknown}) END",
             name,
         )
     if name in ("kommunenavn", "regionskode", "regionsnavn"):
@@ -256,9 +197,9 @@ def _attribute_sql(name: str, kind: str | None = None) -> tuple[str, str | None]
     if name in ("cpr", "fuldenavn"):
         return f"b.{name}", "borger"
     if name == "uddannelsestitel":
+        unknown = params.bind(UNKNOWN_EDUCATION_TITLE)
         return (
-            "CASE WHEN f.uddannelseskode IS NULL THEN NULL "
-            f"ELSE coalesce(u.titel, {literal(UNKNOWN_EDUCATION_TITLE)}) END",
+            f"CASE WHEN f.uddannelseskode IS NULL THEN NULL ELSE coalesce(u.titel, {unknown}) END",
             "uddannelse",
         )
     if name == "deltagertype":
@@ -266,23 +207,23 @@ def _attribute_sql(name: str, kind: str | None = None) -> tuple[str, str | None]
     return f"f.{name}", None
 
 
-def _in(expr: str, values: Sequence[object]) -> str:
+def _in(expr: str, values: Sequence[object], params: Params) -> str:
     known = [v for v in values if v is not None]
     parts = []
     if known:
-        parts.append(f"{expr} IN ({', '.join(literal(v) for v in known)})")
+        parts.append(f"{expr} IN ({', '.join(params.bind(v) for v in known)})")
     if len(known) < len(values):
         parts.append(f"{expr} IS NULL")
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
 
-def _filter_sql(flt: Filter, kind: str | None = None) -> tuple[str, str | None]:
-    expr, join = _attribute_sql(flt.attribute, kind)
-    cond = _in(expr, flt.values)
+def _filter_sql(flt: Filter, params: Params, kind: str | None = None) -> tuple[str, str | None]:
+    expr, join = _attribute_sql(flt.attribute, params, kind)
+    cond = _in(expr, flt.values, params)
     if flt.attribute in ROLE_COLUMNS:  # an organisation may be named by its id as well
         ids = [v for v in flt.values if v is not None]
         if ids:
-            cond = f"({cond} OR {_in('f.' + ROLE_COLUMNS[flt.attribute], ids)})"
+            cond = f"({cond} OR {_in('f.' + ROLE_COLUMNS[flt.attribute], ids, params)})"
     return cond, join
 
 
@@ -290,30 +231,42 @@ def _applies(a: Attribute, kind: str) -> bool:
     return a.kind is None or a.kind == kind
 
 
-def _rows(plan: Plan, kind: str, helpers: Mapping[str, str], attrs: Sequence[str]) -> str:
+def _period_conditions(plan: Plan, params: Params) -> list[str]:
+    """The period and municipality conditions, on the fact's own (partition, sort) columns."""
+    conditions = []
+    if plan.fra:
+        conditions.append(f"f.maaned >= {params.bind(plan.fra)}")
+    if plan.til:
+        conditions.append(f"f.maaned <= {params.bind(plan.til)}")
+    if plan.kommuner is not None:
+        kommuner = sorted(plan.kommuner)
+        conditions.append(_in("f.kommunekode", kommuner, params) if kommuner else "FALSE")
+    return conditions
+
+
+def _rows(
+    plan: Plan, params: Params, kind: str, helpers: Mapping[str, str], attrs: Sequence[str]
+) -> str:
     """The innermost scan of one fact: helper columns, attributes, every filter of the plan that
     applies to this kind of record (period and municipality first, on the fact's own columns)."""
     joins: list[str] = []
-    columns = [f"{expr} AS {alias}" for alias, expr in helpers.items()]
-    for name in attrs:
-        expr, join = _attribute_sql(name, kind)
-        columns.append(f"{expr} AS {ident(name)}")
+
+    def joined(join: str | None) -> None:
         if join and join not in joins:
             joins.append(join)
-    conditions = []
-    if plan.fra:
-        conditions.append(f"f.maaned >= {literal(plan.fra)}")
-    if plan.til:
-        conditions.append(f"f.maaned <= {literal(plan.til)}")
-    if plan.kommuner is not None:
-        conditions.append(_in("f.kommunekode", sorted(plan.kommuner)) if plan.kommuner else "FALSE")
+
+    columns = [f"{expr} AS {alias}" for alias, expr in helpers.items()]
+    for name in attrs:
+        expr, join = _attribute_sql(name, params, kind)
+        columns.append(f"{expr} AS {ident(name)}")
+        joined(join)
+    conditions = _period_conditions(plan, params)
     for flt in plan.filters:
         if _applies(plan.attribute(flt.attribute), kind):
-            cond, join = _filter_sql(flt, kind)
+            cond, join = _filter_sql(flt, params, kind)
             conditions.append(cond)
-            if join and join not in joins:
-                joins.append(join)
-    return ROWS.format(
+            joined(join)
+    return template("cube_rows").format(
         columns=",\n       ".join(columns),
         table=FACT_TABLES[kind],
         joins="".join(f"\n{JOINS[j]}" for j in joins),
@@ -332,88 +285,91 @@ def _indent(sql: str, n: int) -> str:
     return "\n".join(" " * n + line for line in sql.splitlines())
 
 
-def _citizens_sql(plan: Plan) -> str:
+def _citizens_sql(plan: Plan, params: Params) -> str:
     course, activity = plan.selects(COURSE), plan.selects(ACTIVITY)
     keys = {"_borger": "f.borger_key", "_uge": "f.uge", "_kommune": "f.kommunekode"}
     if course and activity:
         v_attrs = [a for a in plan.by if plan.attribute(a).kind != ACTIVITY]
         a_attrs = [a for a in plan.by if plan.attribute(a).kind == ACTIVITY]
         owner = {a: "v" for a in v_attrs} | {a: "a" for a in a_attrs}
-        return COUNT_CITIZENS_BOTH.format(
+        return template("cube_citizens_both").format(
             groups=_groups(plan.by, owner),
-            course_rows=_indent(_rows(plan, COURSE, keys, v_attrs), 4),
-            activity_rows=_indent(_rows(plan, ACTIVITY, keys, a_attrs), 4),
+            course_rows=_indent(_rows(plan, params, COURSE, keys, v_attrs), 4),
+            activity_rows=_indent(_rows(plan, params, ACTIVITY, keys, a_attrs), 4),
             same_municipality=" AND a._kommune = v._kommune" if plan.municipality_selected else "",
         )
     kinds = [COURSE] if course else [ACTIVITY] if activity else [COURSE, ACTIVITY]
-    rows = "\n    UNION ALL\n".join(_indent(_rows(plan, k, keys, plan.by), 4) for k in kinds)
-    return COUNT_CITIZENS.format(groups=_groups(plan.by, "r"), rows=rows)
+    rows = "\n    UNION ALL\n".join(
+        _indent(_rows(plan, params, k, keys, plan.by), 4) for k in kinds
+    )
+    return template("cube_citizens").format(groups=_groups(plan.by, "r"), rows=rows)
 
 
-def _records_sql(plan: Plan, kind: str, measure: str) -> str:
-    rows = _rows(plan, kind, {"_id": f"f.{RECORD_IDS[kind]}"}, plan.by)
-    return COUNT_RECORDS.format(
+def _records_sql(plan: Plan, params: Params, kind: str, measure: str) -> str:
+    rows = _rows(plan, params, kind, {"_id": f"f.{RECORD_IDS[kind]}"}, plan.by)
+    return template("cube_records").format(
         groups=_groups(plan.by, "r"), measure=measure, rows=_indent(rows, 4)
     )
 
 
-def _refund_sql(plan: Plan) -> str:
-    rows = _rows(plan, YR, REFUND_HELPERS, plan.by)
-    return REFUND_PERCENTAGE.format(groups=_groups(plan.by, "r"), rows=_indent(rows, 4))
+def _refund_sql(plan: Plan, params: Params) -> str:
+    rows = _rows(plan, params, YR, REFUND_HELPERS, plan.by)
+    return template("cube_refund").format(groups=_groups(plan.by, "r"), rows=_indent(rows, 4))
 
 
-def dfdg_sql(plan: Plan) -> str:
-    """The SQL answering `plan` (columns: the `by` attributes, then the measures), for either cube."""
-    parts: list[tuple[str, str]] = []
-    activity = [m for m in plan.measures if m in ACTIVITY_MEASURES]
-    for m in plan.measures:
-        if m == "antal_borgere":
-            parts.append(("borgere", _citizens_sql(plan)))
-        elif m == "antal_visitationsforloeb":
-            parts.append(("visitationsforloeb", _records_sql(plan, COURSE, m)))
-        elif m == "antal_samtaler":
-            parts.append(("samtaler", _records_sql(plan, CONVERSATION, m)))
-        elif m == "gns_refusionsprocent":
-            parts.append(("refusion", _refund_sql(plan)))
-        elif m == activity[0]:
-            parts.append(("aktiviteter", _activity_aggregate(plan, activity)))
-    columns = [f"m.{ident(a)}" for a in plan.by] + [
-        f"max(m.{m}) AS {m}" if m in NULLABLE_MEASURES else f"coalesce(max(m.{m}), 0) AS {m}"
-        for m in plan.measures
-    ]
-    order = ", ".join(f"{ident(a)} NULLS LAST" for a in plan.by)
-    return COMBINE.format(
-        parts=",\n".join(f"{name} AS (\n{_indent(sql, 4)}\n)" for name, sql in parts),
-        columns=",\n       ".join(columns),
-        union="\n    UNION ALL BY NAME\n".join(f"    SELECT * FROM {name}" for name, _ in parts),
-        order=f"\nORDER BY {order}" if order else "",
-    )
-
-
-def _activity_aggregate(plan: Plan, measures: Sequence[str]) -> str:
+def _activity_sql(plan: Plan, params: Params, measures: Sequence[str]) -> str:
     helpers = {"_id": "f.aktivitet_id"}
     for m in measures:
         helpers.update(ACTIVITY_HELPERS.get(m, {}))
-    return ACTIVITY_AGGREGATE.format(
+    return template("cube_activities").format(
         outer_groups=_groups(plan.by, "a"),
         inner_groups=_groups(plan.by, "r"),
         measures=", ".join(f"{ACTIVITY_SUMS[m]} AS {m}" for m in measures),
         per_activity="".join(
             f",\n           {PER_ACTIVITY[m]}" for m in measures if m in PER_ACTIVITY
         ),
-        rows=_indent(_rows(plan, ACTIVITY, helpers, plan.by), 8),
+        rows=_indent(_rows(plan, params, ACTIVITY, helpers, plan.by), 8),
     )
 
 
+def _parts(plan: Plan, params: Params) -> list[tuple[str, str]]:
+    """One named aggregate per kind of measure (the activity measures share one)."""
+    parts: list[tuple[str, str]] = []
+    activity = [m for m in plan.measures if m in ACTIVITY_MEASURES]
+    for m in plan.measures:
+        if m == "antal_borgere":
+            parts.append(("borgere", _citizens_sql(plan, params)))
+        elif m == "antal_visitationsforloeb":
+            parts.append(("visitationsforloeb", _records_sql(plan, params, COURSE, m)))
+        elif m == "antal_samtaler":
+            parts.append(("samtaler", _records_sql(plan, params, CONVERSATION, m)))
+        elif m == "gns_refusionsprocent":
+            parts.append(("refusion", _refund_sql(plan, params)))
+        elif m == activity[0]:
+            parts.append(("aktiviteter", _activity_sql(plan, params, activity)))
+    return parts
+
+
+def dfdg_sql(plan: Plan) -> tuple[str, Params]:
+    """The SQL answering `plan` (columns: the `by` attributes, then the measures), for either
+    cube, and the values it binds."""
+    params = Params()
+    parts = _parts(plan, params)
+    columns = [f"m.{ident(a)}" for a in plan.by] + [
+        f"max(m.{m}) AS {m}" if m in NULLABLE_MEASURES else f"coalesce(max(m.{m}), 0) AS {m}"
+        for m in plan.measures
+    ]
+    order = ", ".join(f"{ident(a)} NULLS LAST" for a in plan.by)
+    sql = template("cube_combine").format(
+        parts=",\n".join(f"{name} AS (\n{_indent(sql, 4)}\n)" for name, sql in parts),
+        columns=",\n       ".join(columns),
+        union="\n    UNION ALL BY NAME\n".join(f"    SELECT * FROM {name}" for name, _ in parts),
+        order=f"\nORDER BY {order}" if order else "",
+    )
+    return sql, params
+
+
 # ------------------------------------------------------------------ from arguments to a plan
-def _month_arg(name: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not _MONTH.fullmatch(str(value)):
-        raise QueryError(f"ugyldig {name} {safe_value(value)}: brug YYYY-MM")
-    return str(value)
-
-
 def _typed(attr: str, value: object) -> object:
     """A --where value as the attribute's type; '' (or None) selects the null group."""
     if value is None or value == "":
@@ -430,17 +386,15 @@ def _municipalities(
     con: duckdb.DuckDBPyConnection, attr: str, values: Sequence[object]
 ) -> set[int]:
     """The municipality codes a filter on a municipality or region attribute names."""
+    if attr not in KOMMUNE_ATTRIBUTES:  # an identifier placed in SQL: from the bus matrix only
+        raise QueryError(f"{safe_value(attr)} er ikke en kommune-attribut")
     out: set[int] = set()
     for value in values:
         typed = _typed(attr, value)
         if typed is None:
             raise QueryError(f"{attr} har ingen tom gruppe (hver post har en kommune)")
-        codes = [
-            r[0]
-            for r in con.execute(
-                f"SELECT kommunekode FROM dim_kommune WHERE {attr} = {literal(typed)}"
-            ).fetchall()
-        ]
+        sql = template("cube_municipalities").format(attribute=ident(attr))
+        codes = [r[0] for r in con.execute(sql, {"value": typed}).fetchall()]
         if not codes:
             raise QueryError(f"ukendt {attr} {safe_value(value)}")
         out.update(codes)
@@ -469,9 +423,8 @@ def plan_query(
         for a, v in (where or {}).items()
     }
     check(measures, by, filters, cube)
-    plan = Plan(measures, by, fra=_month_arg("--fra", fra), til=_month_arg("--til", til), cube=cube)
-    if plan.fra and plan.til and plan.fra > plan.til:
-        raise QueryError(f"--fra {plan.fra} ligger efter --til {plan.til}")
+    fra, til = month_range(fra, til)
+    plan = Plan(measures, by, fra=fra, til=til, cube=cube)
     first = CUBES[cube].first_month
     if first and (plan.fra is None or plan.fra < first):
         plan.fra = first
@@ -490,72 +443,53 @@ def plan_query(
 
 
 # ------------------------------------------------------------------ running a query
-def _open(
-    source: str | Path | DataRoot | duckdb.DuckDBPyConnection,
-) -> tuple[duckdb.DuckDBPyConnection, bool]:
-    """A read-only connection to the catalogue, and whether we opened it (and must close it)."""
-    if isinstance(source, duckdb.DuckDBPyConnection):
-        return source, False
-    if isinstance(source, DataRoot):
-        path = source.catalogue
-    else:
-        p = Path(source)
-        path = p if p.suffix == ".duckdb" or p.is_file() else DataRoot.of(p).catalogue
-    if not path.is_file():
-        raise QueryError(f"intet katalog i {path}: indlæs først data med `dfdg load`")
-    return duckdb.connect(str(path), read_only=True), True
-
-
 def _require_views(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    without_literals = re.sub(r"'(?:[^']|'')*'", "''", sql)
-    needed = set(re.findall(r"\b((?:fct|dim|bdg|stg)_[a-z0-9_]+)\b", without_literals))
-    missing = sorted(needed - views - tables)
+    needed = set(re.findall(r"\b((?:fct|dim|bdg|stg)_[a-z0-9_]+)\b", sql))
+    missing = sorted(needed - catalogue_names(con))
     if missing:
         raise QueryError(
             f"kataloget mangler {', '.join(missing)}: er data indlæst og udrullet (`dfdg load`)?"
         )
 
 
-def _query(
-    cube: str,
-    source: str | Path | DataRoot | duckdb.DuckDBPyConnection,
-    measures: Sequence[str] | str,
-    by: Sequence[str] | str,
-    where: Mapping[str, Sequence[str] | str] | None,
-    kommune: int | str | None,
-    fra: str | None,
-    til: str | None,
-) -> pl.DataFrame:
-    if isinstance(measures, str):
-        measures = [measures]
-    if isinstance(by, str):
-        by = [by]
-    # check the matrix before opening anything: a refused query needs no warehouse
-    check(measures, by, where.keys() if where else None, cube)
-    con, owned = _open(source)
-    try:
-        plan = plan_query(con, measures, by, where, kommune, fra, til, cube)
-        sql = dfdg_sql(plan)
-        _require_views(con, sql)
-        # through the Arrow C stream interface: no pyarrow import (half a second at start-up)
-        df = pl.DataFrame(con.sql(sql))
-    finally:
-        if owned:
-            con.close()
-    return df.select([*plan.by, *plan.measures])
+class CubeQuery:
+    """The query function of one cube: `query_<cube>(source, measures, by, ...)` (see
+    `query_dfdg`)."""
+
+    def __init__(self, cube: str, doc: str) -> None:
+        self.cube = cube
+        self.__name__ = f"query_{cube}"
+        self.__doc__ = doc
+
+    def __call__(
+        self,
+        catalogue_or_data_root: Source,
+        measures: Sequence[str] | str,
+        by: Sequence[str] | str = (),
+        where: Mapping[str, Sequence[str] | str] | None = None,
+        kommune: int | str | None = None,
+        fra: str | None = None,
+        til: str | None = None,
+    ) -> pl.DataFrame:
+        measures = [measures] if isinstance(measures, str) else measures
+        by = [by] if isinstance(by, str) else by
+        # check the matrix before opening anything: a refused query needs no warehouse
+        check(measures, by, where.keys() if where else None, self.cube)
+        con, owned = open_catalogue(catalogue_or_data_root)
+        try:
+            plan = plan_query(con, measures, by, where, kommune, fra, til, self.cube)
+            sql, params = dfdg_sql(plan)
+            _require_views(con, sql)
+            # through the Arrow C stream interface: no pyarrow import (half a second at start-up)
+            df = pl.DataFrame(con.sql(sql, params=params))
+        finally:
+            if owned:
+                con.close()
+        return df.select([*plan.by, *plan.measures])
 
 
-def query_dfdg(
-    catalogue_or_data_root: str | Path | DataRoot | duckdb.DuckDBPyConnection,
-    measures: Sequence[str],
-    by: Sequence[str] = (),
-    where: Mapping[str, Sequence[str] | str] | None = None,
-    kommune: int | str | None = None,
-    fra: str | None = None,
-    til: str | None = None,
-) -> pl.DataFrame:
+query_dfdg = CubeQuery(
+    "dfdg",
     """Measures of the `dfdg` cube by attributes, as a polars DataFrame.
 
     `catalogue_or_data_root`: the catalogue file (`warehouse/dfdg.duckdb`), a data root (folder
@@ -564,19 +498,11 @@ def query_dfdg(
     `fra`/`til` (YYYY-MM, inclusive) select weeks by the month they belong to (R2); without
     them every loaded week counts. Columns: the `by` attributes, then the measures; rows sorted
     by the `by` attributes (nulls last). Raises `QueryError` outside the bus matrix.
-    """
-    return _query("dfdg", catalogue_or_data_root, measures, by, where, kommune, fra, til)
+    """,
+)
 
-
-def query_ydelsesaktivitet(
-    catalogue_or_data_root: str | Path | DataRoot | duckdb.DuckDBPyConnection,
-    measures: Sequence[str],
-    by: Sequence[str] = (),
-    where: Mapping[str, Sequence[str] | str] | None = None,
-    kommune: int | str | None = None,
-    fra: str | None = None,
-    til: str | None = None,
-) -> pl.DataFrame:
+query_ydelsesaktivitet = CubeQuery(
+    "ydelsesaktivitet",
     """Measures of the `ydelsesaktivitet` cube by attributes, as a polars DataFrame.
 
     Arguments, columns and sorting as `query_dfdg`. Measures:
@@ -599,65 +525,27 @@ def query_ydelsesaktivitet(
     same in both cubes; a period wholly before 2020-01 gives no rows (or, without `by`, the
     empty answer: 0 citizens, null percentage). Raises `QueryError` outside the cube's bus
     matrix, naming the measure and the attribute.
-    """
-    return _query(
-        "ydelsesaktivitet", catalogue_or_data_root, measures, by, where, kommune, fra, til
-    )
+    """,
+)
 
 
 # ------------------------------------------------------------------ presenting a result
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        text = f"{value:.2f}"
-        return text[:-3] if text.endswith(".00") else text
-    return str(value)
-
-
-def _table(df: pl.DataFrame, right: Sequence[str] = ()) -> str:
-    """A plain aligned text table (numbers and the `right` columns right-aligned, the null
-    group empty)."""
-    numeric = [dt.is_numeric() or c in right for c, dt in df.schema.items()]
-    rows = [[_cell(v) for v in row] for row in df.iter_rows()]
-    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(df.columns)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if num else c.ljust(w)
-            for c, w, num in zip(cells, widths, numeric, strict=True)
-        ).rstrip()
-
-    out = [line(df.columns), line(["-" * w for w in widths]), *(line(r) for r in rows)]
-    out.append(f"({df.height} rækker)" if df.height != 1 else "(1 række)")
-    return "\n".join(out) + "\n"
-
-
 def format_result(df: pl.DataFrame, fmt: str = "table") -> str:
     """The result as text: `table` (aligned), `csv` (comma-separated, header, null as empty) or
     `json` (an array of row objects). Parquet is binary: use `write_result`."""
     if fmt == "table":
-        return _table(df)
+        return text_table(df)
     if fmt == "csv":
         return df.write_csv(null_value="")
     if fmt == "json":
         return json.dumps(df.to_dicts(), ensure_ascii=False, indent=None) + "\n"
-    if fmt == "parquet":
-        raise QueryError("parquet er binært: angiv en fil med --out")
-    raise QueryError(f"ukendt format {safe_value(fmt)}; kendte: {', '.join(FORMATS)}")
+    check_format(fmt)
+    raise AssertionError(fmt)
 
 
-def write_result(df: pl.DataFrame, fmt: str, out: str | Path, formatter=None) -> Path:
-    """Write the result to a file in any format (parquet included); text formats through
-    `formatter` (default: `format_result`)."""
-    path = Path(out)
-    if path.parent and not path.parent.is_dir():
-        raise QueryError(f"mappen {path.parent} findes ikke")
-    if fmt == "parquet":
-        df.write_parquet(path)
-    else:
-        path.write_text((formatter or format_result)(df, fmt), encoding="utf-8")
-    return path
+def write_result(df: pl.DataFrame, fmt: str, out: str | Path) -> Path:
+    """Write the result to a file in any format (parquet included)."""
+    return write_frame(df, fmt, out, format_result)
 
 
 assert set(MEASURES) == {

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
-from dfdg_assets.core.publishing import publish_each_month
+from dfdg_assets.core.publishing import publish_each_month, starting_with
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
@@ -49,8 +49,6 @@ def fct_borger_ydelse_uge(
     wh = data_root.warehouse
 
     def build(m: str) -> pl.DataFrame:
-        if m < YR_FIRST_MONTH:
-            return pl.DataFrame(schema=BENEFIT_WEEK_COLS)
         pop = population_weeks(
             wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
             wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
@@ -64,8 +62,9 @@ def fct_borger_ydelse_uge(
             .collect()
         )
 
+    build_from = starting_with(YR_FIRST_MONTH, BENEFIT_WEEK_COLS, build)
     return publish_each_month(
-        context, data_root, "fct_borger_ydelse_uge", BENEFIT_WEEK_SCHEMA, build
+        context, data_root, "fct_borger_ydelse_uge", BENEFIT_WEEK_SCHEMA, build_from
     )
 
 

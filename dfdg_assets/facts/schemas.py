@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from dfdg_assets.core.schemas import table_schema
+from dfdg_assets.facts.keys import KEYS
 from dfdg_assets.staging.schemas import COURSE_NULLABLE, WEEK_COLS, staging_schema
 
 VISITATION_WEEK_COLS: dict[str, pl.DataType] = {
@@ -61,7 +62,7 @@ def visitation_week_schema():
     return table_schema(
         "fct_visitation_uge",
         {c: (t, c in COURSE_NULLABLE) for c, t in VISITATION_WEEK_COLS.items()},
-        unique=["forloeb_id", "uge"],
+        unique=list(KEYS["fct_visitation_uge"][0]),
     )
 
 
@@ -69,7 +70,7 @@ def activity_week_schema():
     return table_schema(
         "fct_aktivitet_uge",
         {c: (t, c not in _ACTIVITY_REQUIRED) for c, t in ACTIVITY_WEEK_COLS.items()},
-        unique=["aktivitet_id", "uge"],
+        unique=list(KEYS["fct_aktivitet_uge"][0]),
     )
 
 
@@ -77,7 +78,7 @@ def conversation_week_schema():
     return table_schema(
         "fct_samtale_uge",
         {c: (t, c not in _CONVERSATION_REQUIRED) for c, t in CONVERSATION_WEEK_COLS.items()},
-        unique=["samtale_id"],
+        unique=list(KEYS["fct_samtale_uge"][0]),
     )
 
 

@@ -11,13 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .catalogs import Courses, Orgs
 from .common import (
     NEVER,
-    Period,
-    Reference,
     choice_idx,
-    compact,
     date_text,
     decimal_text,
     force_coverage,
@@ -25,14 +21,15 @@ from .common import (
     lookup,
     monday_of,
     nullable_date_text,
+    number_by,
     prefixed,
     weekday,
     workday_back,
     workday_forward,
 )
-from .population import Population
 from .spells import Spells, group_models
 from .versions import ByDelivery, Chunk
+from .world import World
 
 
 @dataclass(frozen=True)
@@ -113,16 +110,9 @@ def _idx(values: tuple[str, ...], name: str) -> int:
     return values.index(name) if name in values else -1
 
 
-def build(
-    rng: np.random.Generator,
-    ref: Reference,
-    pop: Population,
-    sp: Spells,
-    orgs: Orgs,
-    courses: Courses,
-    period: Period,
-) -> Chunk:
+def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
     """The activities of a chunk of spells."""
+    ref, pop, orgs, courses, period = world.ref, world.pop, world.orgs, world.courses, world.period
     lists = ref.lists
     types = lists["aktiveringstype"]
     tm = [TYPE_MODELS.get(t, _DEFAULT) for t in types]
@@ -343,21 +333,13 @@ def build(
 def finish(merged: Chunk, n: int) -> tuple[dict[str, np.ndarray], ByDelivery]:
     """Number the activities by start date and group the versions by delivery."""
     r = dict(merged.records)
-    num = np.empty(len(r["pid"]), dtype=np.int64)
-    num[np.lexsort((r["pid"], r.pop("start0")))] = np.arange(1, len(num) + 1)
-    r["num"] = compact(num)
+    start0 = r.pop("start0")
+    r["num"] = number_by(r["pid"], start0)
     return r, ByDelivery.of(merged, n)
 
 
-def render(
-    part: dict[str, np.ndarray],
-    acts: dict[str, np.ndarray],
-    ref: Reference,
-    pop: Population,
-    orgs: Orgs,
-    courses: Courses,
-) -> pl.DataFrame:
-    lists = ref.lists
+def render(part: dict[str, np.ndarray], acts: dict[str, np.ndarray], world: World) -> pl.DataFrame:
+    lists, pop, orgs, courses = world.ref.lists, world.pop, world.orgs, world.courses
     a = part["rec"]
     is_pa = acts["sp_art"][a] >= 0
     pa = np.where(is_pa, part["pa"], -1)

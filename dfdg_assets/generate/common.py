@@ -303,6 +303,14 @@ def reference() -> Reference:
     )
 
 
+def number_by(*keys: np.ndarray) -> np.ndarray:
+    """The numbers 1..n of the records in the order of `keys` (as `np.lexsort`: the last key
+    sorts first), in the smallest integer type."""
+    num = np.empty(len(keys[0]), dtype=np.int64)
+    num[np.lexsort(keys)] = np.arange(1, len(num) + 1)
+    return compact(num)
+
+
 def compact(a: np.ndarray) -> np.ndarray:
     """An integer array in the smallest type that holds it (other arrays as they are).
 

@@ -11,23 +11,20 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
-from .catalogs import Orgs
 from .common import (
-    Period,
-    Reference,
     choice_rows,
-    compact,
     date_text,
     force_coverage,
     int_text,
     lookup,
+    number_by,
     prefixed,
     rank_in_groups,
     workday_back,
 )
-from .population import Population
 from .spells import Spells, group_models
 from .versions import ByDelivery, Chunk
+from .world import World
 
 # conversation types by benefit group (relative weights; unlisted types get a small weight)
 TYPE_WEIGHTS = {
@@ -113,15 +110,9 @@ def _weights(values: tuple[str, ...], table: Mapping[str, float], floor: float) 
     return np.array([table.get(v, floor) for v in values], dtype=float)
 
 
-def build(
-    rng: np.random.Generator,
-    ref: Reference,
-    pop: Population,
-    sp: Spells,
-    orgs: Orgs,
-    period: Period,
-) -> Chunk:
+def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
     """The conversations of a chunk of spells."""
+    ref, pop, orgs, period = world.ref, world.pop, world.orgs, world.period
     lists = ref.lists
     groups, gm = group_models(ref)
     types, forms, statuses = lists["samtaletype"], lists["kontaktform"], lists["samtalestatus"]
@@ -207,19 +198,14 @@ def build(
 def finish(merged: Chunk, n: int) -> tuple[dict[str, np.ndarray], ByDelivery]:
     """Number the conversations by date and group the versions by delivery."""
     r = dict(merged.records)
-    num = np.empty(len(r["pid"]), dtype=np.int64)
-    num[np.lexsort((r["pid"], r["date"]))] = np.arange(1, len(num) + 1)
-    r["num"] = compact(num)
+    r["num"] = number_by(r["pid"], r["date"])
     return r, ByDelivery.of(merged, n)
 
 
 def render(
-    part: dict[str, np.ndarray],
-    conv: dict[str, np.ndarray],
-    ref: Reference,
-    pop: Population,
-    orgs: Orgs,
+    part: dict[str, np.ndarray], conv: dict[str, np.ndarray], world: World
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ref, pop, orgs = world.ref, world.pop, world.orgs
     lists = ref.lists
     c = part["rec"]
     ids = prefixed("S", conv["num"][c])

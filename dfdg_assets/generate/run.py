@@ -17,6 +17,7 @@ from .faults import inject
 from .municipalities import select
 from .population import BorgerSnapshots
 from .versions import Chunk, merge
+from .world import World
 from .writer import write_delivery
 
 CHUNK_CITIZENS = 50_000
@@ -95,18 +96,11 @@ def generate(
     # Built in chunks of citizens so that the temporaries stay small at national scale; the
     # chunk size is fixed, so the output does not depend on the machine.
     parts: dict[str, list[Chunk]] = {"v": [], "a": [], "c": [], "y": []}
+    world = World(ref, pop, orgs, courses, period)
     for i, chunk in enumerate(sp.chunks(CHUNK_CITIZENS)):
-        parts["v"].append(
-            visitations.build(rng_for(seed, f"visitations/{i}"), ref, pop, chunk, orgs, period)
-        )
-        parts["a"].append(
-            activities.build(
-                rng_for(seed, f"activities/{i}"), ref, pop, chunk, orgs, courses, period
-            )
-        )
-        parts["c"].append(
-            conversations.build(rng_for(seed, f"conversations/{i}"), ref, pop, chunk, orgs, period)
-        )
+        parts["v"].append(visitations.build(rng_for(seed, f"visitations/{i}"), world, chunk))
+        parts["a"].append(activities.build(rng_for(seed, f"activities/{i}"), world, chunk))
+        parts["c"].append(conversations.build(rng_for(seed, f"conversations/{i}"), world, chunk))
         parts["y"].append(
             benefits.build(rng_for(seed, f"benefits/{i}"), seed, ref, pop, chunk, period, weeks)
         )
@@ -120,10 +114,10 @@ def generate(
     rows: dict[str, int] = {}
     n_bytes = n_files = n_faults = 0
     for i, month in enumerate(period.months):
-        samtale, deltager = conversations.render(conv_v.part(i), conv, ref, pop, orgs)
+        samtale, deltager = conversations.render(conv_v.part(i), conv, world)
         frames = {
-            "visitation": visitations.render(vis_v.part(i), vis, ref, pop, orgs),
-            "aktivitet": activities.render(act_v.part(i), acts, ref, pop, orgs, courses),
+            "visitation": visitations.render(vis_v.part(i), vis, world),
+            "aktivitet": activities.render(act_v.part(i), acts, world),
             "samtale": samtale,
             "samtale_deltager": deltager,
             "ydelse": benefits.render(yr.rows.part(i), yr, pop),

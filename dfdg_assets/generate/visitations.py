@@ -5,13 +5,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .catalogs import Orgs
 from .common import (
-    Period,
     Reference,
-    compact,
     int_text,
     lookup,
+    number_by,
     prefixed,
     rank_in_groups,
     segment_cumsum,
@@ -19,9 +17,9 @@ from .common import (
     workday_back,
     workday_forward,
 )
-from .population import Population
 from .spells import Spells, group_models
 from .versions import ByDelivery, Chunk
+from .world import World
 
 IKKE_VISITERET = "Ikke visiteret"
 AFMELDT = "Afmeldt"
@@ -50,15 +48,9 @@ def categories(ref: Reference) -> tuple[list[str], np.ndarray, np.ndarray]:
     return names, table, n_g
 
 
-def build(
-    rng: np.random.Generator,
-    ref: Reference,
-    pop: Population,
-    sp: Spells,
-    orgs: Orgs,
-    period: Period,
-) -> Chunk:
+def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
     """The visitations of a chunk of spells."""
+    ref, pop, orgs, period = world.ref, world.pop, world.orgs, world.period
     _, models = group_models(ref)
     names, table, n_per_group = categories(ref)
     iv, af = names.index(IKKE_VISITERET), names.index(AFMELDT)
@@ -181,19 +173,15 @@ def build(
 def finish(merged: Chunk, n: int) -> tuple[dict[str, np.ndarray], ByDelivery]:
     """Number the visitations by time (ids grow with the registrations) and group by delivery."""
     r = merged.records
-    num = np.empty(len(r["pid"]), dtype=np.int64)
-    num[np.lexsort((r["twin"], r["pid"], r["ts0"]))] = np.arange(1, len(num) + 1)
-    records = {"num": compact(num), "pid": r["pid"], "group": r["group"], "org": r["org"]}
+    num = number_by(r["twin"], r["pid"], r["ts0"])
+    records = {"num": num, "pid": r["pid"], "group": r["group"], "org": r["org"]}
     return records, ByDelivery.of(merged, n)
 
 
 def render(
-    part: dict[str, np.ndarray],
-    records: dict[str, np.ndarray],
-    ref: Reference,
-    pop: Population,
-    orgs: Orgs,
+    part: dict[str, np.ndarray], records: dict[str, np.ndarray], world: World
 ) -> pl.DataFrame:
+    ref, pop, orgs = world.ref, world.pop, world.orgs
     names, _, _ = categories(ref)
     r = part["rec"]
     return pl.DataFrame(

@@ -184,6 +184,11 @@ FILES: tuple[DeliveryFile, ...] = (
     UDDANNELSE,
 )
 FILES_BY_NAME: dict[str, DeliveryFile] = {f.name: f for f in FILES}
+#: The record types kept in versions (R3), each with its record key: the one place the keys of
+#: staging (current version per key) and retention (pruning per key) are written.
+RECORD_KEYS: dict[str, tuple[str, ...]] = {
+    n: FILES_BY_NAME[n].key for n in (VISITATION.name, AKTIVITET.name, SAMTALE.name)
+}
 
 MANIFEST = "manifest.json"
 SEPARATOR = ";"

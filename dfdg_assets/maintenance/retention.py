@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from dfdg_assets.core.weeks import monday_of_label, rollout_start
+from dfdg_assets.ingest.contract import RECORD_KEYS
 from dfdg_assets.ingest.rows import raw_schema
 from dfdg_assets.raw.ingest import CARRIED, history_table, versions
 from dfdg_assets.rules.courses import AFMELDT, kept_visitations
@@ -27,7 +28,7 @@ from dfdg_assets.staging.versions import latest_version
 from dfdg_assets.storage import Warehouse
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
-_KEYS = {"visitation": ["visitation_id"], "aktivitet": ["aktivitet_id"], "samtale": ["samtale_id"]}
+_KEYS = {name: list(key) for name, key in RECORD_KEYS.items()}
 
 
 @dataclass

@@ -36,7 +36,7 @@ from dfdg_assets.orchestration.ledger import (
     plan_rollout,
 )
 from dfdg_assets.orchestration.liveness import mark_dead_runs_failed
-from dfdg_assets.orchestration.overdue import evaluation as overdue_evaluation
+from dfdg_assets.raw.overdue import evaluation as overdue_evaluation
 
 
 def ingest_request(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dfdg_assets.core.weeks import OPEN_END, week_frame
+from dfdg_assets.rules.courses import COURSE_COLUMNS
 from dfdg_assets.rules.weekindex import normalize_months
 
 _OPEN_DAYS = (OPEN_END - pd.Timestamp(0).date()).days
@@ -42,18 +43,9 @@ def courses_pandas(visitations: pd.DataFrame) -> pd.DataFrame:
     slut[:-1] = np.where(same_next[:-1], start[1:], _OPEN_DAYS)
     kept = kept.assign(slutdato=slut)
     kept = kept[kept["visitationskategori"].ne("Afmeldt") | kept["visitationskategori"].isna()]
-    return kept.rename(columns={"visitation_id": "forloeb_id"})[
-        [
-            "forloeb_id",
-            "borger_key",
-            "kommunekode",
-            "startdato",
-            "slutdato",
-            "ydelsesgruppe",
-            "visitationskategori",
-            "visiterende_org_id",
-        ]
-    ].reset_index(drop=True)
+    return kept.rename(columns={"visitation_id": "forloeb_id"})[COURSE_COLUMNS].reset_index(
+        drop=True
+    )
 
 
 def course_weeks_pandas(visitations: pd.DataFrame, months: list[str]) -> pd.DataFrame:

@@ -1089,6 +1089,31 @@ def format_report(result: dict[str, Any]) -> str:
 
 
 # ====================================================================== entry point
+def bench_and_report(args: argparse.Namespace, **options: Any) -> int:
+    """`run_bench` with the sizes, period and paths of a command line (`dfdg bench`, or this
+    module's own) and the other `options`, then `report`."""
+    result = run_bench(
+        borgere=args.borgere,
+        kommuner=args.kommuner,
+        fra=args.fra,
+        til=args.til,
+        seed=args.seed,
+        workdir=Path(args.workdir) if args.workdir else None,
+        pandas_borgere=args.pandas_borgere,
+        **options,
+    )
+    return report(result, Path(args.json) if args.json else None)
+
+
+def report(result: dict, json_path: Path | None = None) -> int:
+    """Print the report, write the result dict as JSON to `json_path` (when given), and return
+    the exit code: 0 when the engines agree, 1 when they do not."""
+    print(format_report(result))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    return 0 if result["agree"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dfdg_assets.perf.run", description=__doc__.splitlines()[0]
@@ -1111,22 +1136,12 @@ def main(argv: list[str] | None = None) -> int:
         res = _CHILDREN[params.pop("task")](params)
         print("RESULT " + json.dumps(res, default=str), flush=True)
         return 0
-    result = run_bench(
-        borgere=args.borgere,
-        kommuner=args.kommuner,
-        fra=args.fra,
-        til=args.til,
-        seed=args.seed,
-        workdir=args.workdir,
+    return bench_and_report(
+        args,
         reuse=not args.no_reuse,
-        pandas_borgere=args.pandas_borgere,
         extra_engines=tuple(e for e in args.extra.split(",") if e),
         repeat=args.repeat,
     )
-    print(format_report(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, default=str))
-    return 0 if result["agree"] else 1
 
 
 if __name__ == "__main__":

@@ -73,14 +73,6 @@ def build_courses(visitations: pl.LazyFrame) -> pl.LazyFrame:
     return (
         kept_visitations(visitations)
         .filter(pl.col("visitationskategori").ne_missing(AFMELDT))
-        .select(
-            pl.col("visitation_id").alias("forloeb_id"),
-            "borger_key",
-            "kommunekode",
-            "startdato",
-            "slutdato",
-            "ydelsesgruppe",
-            "visitationskategori",
-            "visiterende_org_id",
-        )
+        .rename({"visitation_id": "forloeb_id"})
+        .select(COURSE_COLUMNS)
     )

@@ -13,6 +13,25 @@ def statement(name: str) -> str:
     return resources.files(__package__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 
+@cache
+def template(name: str) -> str:
+    """`dfdg_assets/sql/<name>.sql` without its comment lines and final newline: a piece that is
+    formatted into a larger statement (its `{placeholders}` filled with checked identifiers and
+    parameter names)."""
+    lines = statement(name).splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+
+
+class Params(dict[str, object]):
+    """The parameters of one statement being built: `bind(value)` keeps the value and gives the
+    placeholder (`$p0`, `$p1`, ...) to write into the SQL in its place."""
+
+    def bind(self, value: object) -> str:
+        name = f"p{len(self)}"
+        self[name] = value
+        return f"${name}"
+
+
 def ident(name: str) -> str:
     """A quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'

@@ -15,11 +15,7 @@ from dfdg_assets.rules.courses import build_courses
 from dfdg_assets.staging.schemas import COURSE_COLS, course_schema, staging_schema
 from dfdg_assets.staging.versions import current_participants, latest_version, with_borger_key
 
-RECORD_KEYS = {
-    "visitation": ("visitation_id",),
-    "aktivitet": ("aktivitet_id",),
-    "samtale": ("samtale_id",),
-}
+RECORD_KEYS = contract.RECORD_KEYS
 
 
 def scan_staging(data_root: DataRootResource, name: str) -> pl.LazyFrame:

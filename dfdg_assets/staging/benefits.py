@@ -6,7 +6,7 @@ import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.cpr import surrogate_keys
-from dfdg_assets.core.publishing import publish_each_month
+from dfdg_assets.core.publishing import publish_each_month, starting_with
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.weeks import week_frame
@@ -57,10 +57,5 @@ def stg_ydelse(
 ) -> dg.MaterializeResult:
     """YR rows per week-month: a later delivery carrying a citizen-week replaces all its earlier rows."""
     wh = data_root.warehouse
-
-    def build(m: str) -> pl.DataFrame:
-        if m < YR_FIRST_MONTH:
-            return pl.DataFrame(schema=YDELSE_COLS)
-        return yr_rows_for_month(wh, m)
-
+    build = starting_with(YR_FIRST_MONTH, YDELSE_COLS, lambda m: yr_rows_for_month(wh, m))
     return publish_each_month(context, data_root, "stg_ydelse", YDELSE_SCHEMA, build)
