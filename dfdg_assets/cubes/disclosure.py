@@ -75,7 +75,7 @@ Decisions
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import polars as pl
@@ -197,19 +197,10 @@ LINE_KEY = ("linje", "maaned", "l_kommune", "l_breakdown", "l_vaerdi", "kolonne"
 
 
 # ------------------------------------------------------------------ suppression
-def suppress(df: pl.DataFrame) -> pl.DataFrame:
-    """Primary and secondary suppression of the four count columns (see the module docstring).
-
-    Returns the rows of `df` in the same order with every suppressed count set to null and a
-    boolean `<count>_undertrykt` column appended per count column.
-    """
-    _check_input(df)
-    if any(flag_name(c) in df.columns for c in COUNTS):
-        raise ValueError("table already carries _undertrykt columns (suppress it only once)")
-    n_rows = df.height
-
-    # cells with a value, numbered by priority: non-zero first, smaller value, then the key
-    cells = (
+def _numbered_cells(df: pl.DataFrame) -> pl.DataFrame:
+    """The cells with a value, numbered (`cell`) by priority: non-zero first, smaller value, then
+    the key."""
+    return (
         _long(df, with_flags=False)
         .filter(pl.col("value").is_not_null())
         .sort(
@@ -219,9 +210,10 @@ def suppress(df: pl.DataFrame) -> pl.DataFrame:
         )
         .with_row_index("cell")
     )
-    sup = ((cells["value"] >= 1) & (cells["value"] <= 4)).to_numpy().copy()
 
-    # coupling (c): the (ydelsesmodtagere, aktiverede) cell pairs of the aktiveringstype rows
+
+def _coupled_pairs(cells: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Coupling (c): the (ydelsesmodtagere, aktiverede) cell pairs of the aktiveringstype rows."""
     pair_cells = cells.filter(
         (pl.col("breakdown") == AKTIVERINGSTYPE)
         & pl.col("kolonne").is_in([YDELSESMODTAGERE, AKTIVEREDE])
@@ -236,8 +228,91 @@ def suppress(df: pl.DataFrame) -> pl.DataFrame:
             on="rid",
         )
     )
-    pair_a = pairs["a"].to_numpy()
-    pair_b = pairs["b"].to_numpy()
+    return pairs["a"].to_numpy(), pairs["b"].to_numpy()
+
+
+def _memberships(cells: pl.DataFrame, df: pl.DataFrame) -> pl.DataFrame:
+    """(line, cell) for every line a cell is in, lines numbered."""
+    return (
+        _line_members(cells.select("cell", "rid", *KEYS, "kolonne"), df)
+        .group_by(list(LINE_KEY))
+        .agg(pl.col("cell"))
+        .select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("line"), "cell")
+        .explode("cell")
+    )
+
+
+def _nominations(frame: pl.DataFrame) -> np.ndarray | None:
+    """One round's cells to hide (steps 1-3 of the module docstring); None when no line is
+    deficient or no deficient line has a cell left to hide."""
+    deficient = (
+        frame.group_by("line")
+        .agg(
+            pl.col("s").sum().alias("n"),
+            pl.col("cell").filter(~pl.col("s")).min().alias("pick"),
+        )
+        .filter(pl.col("n") == 1)
+    )
+    picks = deficient.filter(pl.col("pick").is_not_null()).select("line", "pick")
+    if picks.height == 0:
+        return None  # nothing (left) to hide in the deficient lines; audit reports them
+    # drop a nomination when a smaller nominated cell lands in the same line this round
+    landing = (
+        frame.join(picks.select(pl.col("pick").alias("cell")).unique(), on="cell", how="semi")
+        .join(picks.select("line"), on="line", how="semi")
+        .group_by("line")
+        .agg(pl.col("cell").min().alias("smallest"))
+    )
+    return (
+        picks.join(landing, on="line", how="left")
+        .filter(pl.col("pick") <= pl.col("smallest"))
+        .get_column("pick")
+        .unique()
+        .to_numpy()
+    )
+
+
+def _secondary(sup: np.ndarray, members: pl.DataFrame, couple: Callable[[], None]) -> None:
+    """The fixpoint loop: hide the nominated cells, re-apply the coupling, until no line is
+    deficient (`sup` is updated in place)."""
+    m_line = members["line"]
+    m_cell = members["cell"]
+    m_cell_np = m_cell.to_numpy()
+    for _ in range(_MAX_ROUNDS):
+        kept = _nominations(pl.DataFrame({"line": m_line, "cell": m_cell, "s": sup[m_cell_np]}))
+        if kept is None:
+            return
+        sup[kept] = True
+        couple()
+    raise RuntimeError("secondary suppression did not reach a fixpoint")  # pragma: no cover
+
+
+def _flagged(df: pl.DataFrame, cells: pl.DataFrame, sup: np.ndarray) -> pl.DataFrame:
+    """Back to the wide rows: a `_undertrykt` flag per count, the suppressed counts null."""
+    rid = cells["rid"].to_numpy()
+    kolonne = cells["kolonne"].to_numpy()
+    flags = []
+    for k, c in enumerate(COUNTS):
+        flag = np.zeros(df.height, dtype=bool)
+        flag[rid[(kolonne == k) & sup]] = True
+        flags.append(pl.Series(flag_name(c), flag, dtype=pl.Boolean))
+    return df.with_columns(flags).with_columns(
+        pl.when(pl.col(flag_name(c))).then(None).otherwise(pl.col(c)).alias(c) for c in COUNTS
+    )
+
+
+def suppress(df: pl.DataFrame) -> pl.DataFrame:
+    """Primary and secondary suppression of the four count columns (see the module docstring).
+
+    Returns the rows of `df` in the same order with every suppressed count set to null and a
+    boolean `<count>_undertrykt` column appended per count column.
+    """
+    _check_input(df)
+    if any(flag_name(c) in df.columns for c in COUNTS):
+        raise ValueError("table already carries _undertrykt columns (suppress it only once)")
+    cells = _numbered_cells(df)
+    sup = ((cells["value"] >= 1) & (cells["value"] <= 4)).to_numpy().copy()  # primary
+    pair_a, pair_b = _coupled_pairs(cells)
 
     def couple() -> None:
         both = sup[pair_a] | sup[pair_b]
@@ -245,67 +320,8 @@ def suppress(df: pl.DataFrame) -> pl.DataFrame:
         sup[pair_b] = both
 
     couple()
-
-    # memberships (line, cell), built once
-    members = (
-        _line_members(cells.select("cell", "rid", *KEYS, "kolonne"), df)
-        .group_by(list(LINE_KEY))
-        .agg(pl.col("cell"))
-        .select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("line"), "cell")
-        .explode("cell")
-    )
-    m_line = members["line"]
-    m_cell = members["cell"]
-    m_cell_np = m_cell.to_numpy()
-
-    for _ in range(_MAX_ROUNDS):
-        frame = pl.DataFrame({"line": m_line, "cell": m_cell, "s": sup[m_cell_np]})
-        deficient = (
-            frame.group_by("line")
-            .agg(
-                pl.col("s").sum().alias("n"),
-                pl.col("cell").filter(~pl.col("s")).min().alias("pick"),
-            )
-            .filter(pl.col("n") == 1)
-        )
-        if deficient.height == 0:
-            break
-        picks = deficient.filter(pl.col("pick").is_not_null()).select("line", "pick")
-        if picks.height == 0:
-            break  # nothing left to hide in the deficient lines; audit reports them
-        # drop a nomination when a smaller nominated cell lands in the same line this round
-        landing = (
-            frame.join(picks.select(pl.col("pick").alias("cell")).unique(), on="cell", how="semi")
-            .join(picks.select("line"), on="line", how="semi")
-            .group_by("line")
-            .agg(pl.col("cell").min().alias("smallest"))
-        )
-        kept = (
-            picks.join(landing, on="line", how="left")
-            .filter(pl.col("pick") <= pl.col("smallest"))
-            .get_column("pick")
-            .unique()
-            .to_numpy()
-        )
-        sup[kept] = True
-        couple()
-    else:  # pragma: no cover - the loop always terminates long before
-        raise RuntimeError("secondary suppression did not reach a fixpoint")
-
-    # back to the wide rows
-    rid = cells["rid"].to_numpy()
-    kolonne = cells["kolonne"].to_numpy()
-    out = df
-    flags = []
-    for k, c in enumerate(COUNTS):
-        flag = np.zeros(n_rows, dtype=bool)
-        sel = (kolonne == k) & sup
-        flag[rid[sel]] = True
-        flags.append(pl.Series(flag_name(c), flag, dtype=pl.Boolean))
-    out = out.with_columns(flags).with_columns(
-        pl.when(pl.col(flag_name(c))).then(None).otherwise(pl.col(c)).alias(c) for c in COUNTS
-    )
-    return out
+    _secondary(sup, _memberships(cells, df), couple)
+    return _flagged(df, cells, sup)
 
 
 # ------------------------------------------------------------------ key figures
@@ -359,6 +375,99 @@ def _col_name(kolonne: pl.Expr) -> pl.Expr:
     return kolonne.replace_strict(list(range(len(COUNTS))), list(COUNTS), return_dtype=pl.String)
 
 
+_SHOWN = pl.col("value").is_not_null()
+_FLAGGED = pl.col("flag").fill_null(False)
+
+#: The rules on single cells of the long table: (the cells breaking it, the text after the
+#: cell's place and column, naming the rule).
+CELL_RULES: tuple[tuple[pl.Expr, str], ...] = (
+    (pl.col("flag").is_null(), "flag is null [flag]"),
+    (pl.col("value").is_between(1, 4), "shown count in 1..4 [primary]"),
+    (_FLAGGED & _SHOWN, "flagged as suppressed but shown [flag]"),
+    (
+        ~_FLAGGED & pl.col("value").is_null() & (pl.col("kolonne") != BORGERE),
+        "missing without a suppression flag [flag]",
+    ),
+    (
+        (pl.col("kolonne") == BORGERE) & (pl.col("breakdown") != "") & _SHOWN,
+        "shown on a breakdown row [structure]",
+    ),
+)
+
+_LINE_VALUE = (
+    pl.when(pl.col("l_breakdown") == "")
+    .then(pl.lit("total rows"))
+    .otherwise(
+        pl.concat_str(pl.col("l_breakdown"), pl.lit("="), pl.col("l_vaerdi").fill_null("<null>"))
+    )
+)
+#: Where a line with exactly one suppressed cell is, per kind of line [secondary].
+LINE_PLACES: dict[str, list[pl.Expr]] = {
+    _LANDET_LINE: [
+        pl.lit("maaned "),
+        pl.col("maaned"),
+        pl.lit(", "),
+        _LINE_VALUE,
+        pl.lit(", across the municipalities with Hele landet, "),
+    ],
+    _KOMMUNE_LINE: [
+        pl.lit("maaned "),
+        pl.col("maaned"),
+        pl.lit(", kommune "),
+        pl.col("l_kommune"),
+        pl.lit(", breakdown "),
+        pl.col("l_breakdown"),
+        pl.lit(" values with the total row, "),
+    ],
+}
+
+
+def _flag(column: str) -> pl.Expr:
+    return pl.col(flag_name(column)).fill_null(False)
+
+
+def row_rules() -> list[tuple[pl.Expr, str]]:
+    """The rules on rows of the wide table: (the rows breaking it, the text after the row's
+    place, naming the rule): the coupling, then four per key figure."""
+    fy, fa = _flag(COUNTS[YDELSESMODTAGERE]), _flag(COUNTS[AKTIVEREDE])
+    rules = [
+        (
+            (pl.col("breakdown") == AKTIVERINGSTYPE) & (fy != fa),
+            ": only one of antal_ydelsesmodtagere/antal_aktiverede suppressed [coupling]",
+        )
+    ]
+    for name, (num, den, total_only) in KEY_FIGURES.items():
+        applies = (pl.col("breakdown") == "") if total_only else pl.lit(True)
+        parts = _flag(num) | _flag(den)
+        flag, shown = pl.col(flag_name(name)), pl.col(name).is_not_null()
+        rules += [
+            (
+                applies & parts & shown,
+                f", {name}: shown while its numerator or denominator is suppressed [key figure]",
+            ),
+            (
+                flag.is_null() | (flag.fill_null(False) & shown),
+                f", {name}: flag null or flagged as suppressed but shown [flag]",
+            ),
+            (
+                applies & flag.is_not_null() & (flag != parts),
+                f", {name}: flag differs from its numerator/denominator flags [key figure]",
+            ),
+        ]
+        if total_only:
+            rules.append((~applies & shown, f", {name}: shown on a breakdown row [structure]"))
+    return rules
+
+
+def _texts(frame: pl.DataFrame, rules: Sequence[tuple[pl.Expr, str]], *place: pl.Expr) -> list[str]:
+    """The violation texts of `rules` on `frame`: the place, then the rule's text."""
+    out: list[str] = []
+    for broken, text in rules:
+        message = pl.concat_str(*place, pl.lit(text)).alias("m")
+        out += frame.filter(broken).select(message)["m"].to_list()
+    return out
+
+
 def audit(df: pl.DataFrame) -> list[str]:
     """Check a published benchmark table against every disclosure rule.
 
@@ -376,143 +485,19 @@ def audit(df: pl.DataFrame) -> list[str]:
         return [f"table lacks column {c} [structure]" for c in missing]
     if df.height == 0:
         return []
-
-    out: list[str] = []
     long = _long(df, with_flags=True).with_columns(_col_name(pl.col("kolonne")).alias("kol"))
-    where = _where()
-
-    def emit(frame: pl.DataFrame, text: pl.Expr) -> None:
-        out.extend(frame.select(text.alias("m"))["m"].to_list())
-
-    # flags must be set (no null flags)
-    emit(
-        long.filter(pl.col("flag").is_null()),
-        pl.concat_str(where, pl.lit(", "), pl.col("kol"), pl.lit(": flag is null [flag]")),
-    )
-    long = long.with_columns(pl.col("flag").fill_null(False))
-
-    # primary
-    emit(
-        long.filter(pl.col("value").is_between(1, 4)),
-        pl.concat_str(
-            where, pl.lit(", "), pl.col("kol"), pl.lit(": shown count in 1..4 [primary]")
-        ),
-    )
-    # flags vs values
-    emit(
-        long.filter(pl.col("flag") & pl.col("value").is_not_null()),
-        pl.concat_str(
-            where, pl.lit(", "), pl.col("kol"), pl.lit(": flagged as suppressed but shown [flag]")
-        ),
-    )
-    emit(
-        long.filter(~pl.col("flag") & pl.col("value").is_null() & (pl.col("kolonne") != BORGERE)),
-        pl.concat_str(
-            where,
-            pl.lit(", "),
-            pl.col("kol"),
-            pl.lit(": missing without a suppression flag [flag]"),
-        ),
-    )
-    emit(
-        long.filter(
-            (pl.col("kolonne") == BORGERE)
-            & (pl.col("breakdown") != "")
-            & pl.col("value").is_not_null()
-        ),
-        pl.concat_str(
-            where, pl.lit(", "), pl.col("kol"), pl.lit(": shown on a breakdown row [structure]")
-        ),
-    )
-
+    out = _texts(long, CELL_RULES, _where(), pl.lit(", "), pl.col("kol"), pl.lit(": "))
     # secondary: lines with exactly one suppressed cell
     lines = (
-        _line_members(long.select("rid", *KEYS, "kolonne", "kol", "flag"), df)
+        _line_members(long.select("rid", *KEYS, "kolonne", "kol", _FLAGGED), df)
         .group_by(list(LINE_KEY))
         .agg(pl.col("kol").first(), pl.col("flag").sum().alias("n"))
         .filter(pl.col("n") == 1)
     )
-    b = (
-        pl.when(pl.col("l_breakdown") == "")
-        .then(pl.lit("total rows"))
-        .otherwise(
-            pl.concat_str(
-                pl.col("l_breakdown"), pl.lit("="), pl.col("l_vaerdi").fill_null("<null>")
-            )
-        )
-    )
-    emit(
-        lines.filter(pl.col("linje") == _LANDET_LINE),
-        pl.concat_str(
-            pl.lit("maaned "),
-            pl.col("maaned"),
-            pl.lit(", "),
-            b,
-            pl.lit(", across the municipalities with Hele landet, "),
-            pl.col("kol"),
-            pl.lit(": exactly one suppressed cell in the line [secondary]"),
-        ),
-    )
-    emit(
-        lines.filter(pl.col("linje") == _KOMMUNE_LINE),
-        pl.concat_str(
-            pl.lit("maaned "),
-            pl.col("maaned"),
-            pl.lit(", kommune "),
-            pl.col("l_kommune"),
-            pl.lit(", breakdown "),
-            pl.col("l_breakdown"),
-            pl.lit(" values with the total row, "),
-            pl.col("kol"),
-            pl.lit(": exactly one suppressed cell in the line [secondary]"),
-        ),
-    )
-
-    # coupling
-    fy, fa = flag_name(COUNTS[YDELSESMODTAGERE]), flag_name(COUNTS[AKTIVEREDE])
-    emit(
-        df.filter(
-            (pl.col("breakdown") == AKTIVERINGSTYPE)
-            & (pl.col(fy).fill_null(False) != pl.col(fa).fill_null(False))
-        ),
-        pl.concat_str(
-            where,
-            pl.lit(": only one of antal_ydelsesmodtagere/antal_aktiverede suppressed [coupling]"),
-        ),
-    )
-
-    # key figures
-    for name, (num, den, total_only) in KEY_FIGURES.items():
-        applies = (pl.col("breakdown") == "") if total_only else pl.lit(True)
-        parts = pl.col(flag_name(num)).fill_null(False) | pl.col(flag_name(den)).fill_null(False)
-        flag = pl.col(flag_name(name))
-        emit(
-            df.filter(applies & parts & pl.col(name).is_not_null()),
-            pl.concat_str(
-                where,
-                pl.lit(
-                    f", {name}: shown while its numerator or denominator is suppressed [key figure]"
-                ),
-            ),
-        )
-        emit(
-            df.filter(flag.is_null() | (flag.fill_null(False) & pl.col(name).is_not_null())),
-            pl.concat_str(
-                where, pl.lit(f", {name}: flag null or flagged as suppressed but shown [flag]")
-            ),
-        )
-        emit(
-            df.filter(applies & flag.is_not_null() & (flag != parts)),
-            pl.concat_str(
-                where,
-                pl.lit(f", {name}: flag differs from its numerator/denominator flags [key figure]"),
-            ),
-        )
-        if total_only:
-            emit(
-                df.filter(~applies & pl.col(name).is_not_null()),
-                pl.concat_str(where, pl.lit(f", {name}: shown on a breakdown row [structure]")),
-            )
+    for kind, place in LINE_PLACES.items():
+        rule = (pl.col("linje") == kind, ": exactly one suppressed cell in the line [secondary]")
+        out += _texts(lines, [rule], *place, pl.col("kol"))
+    out += _texts(df, row_rules(), _where())
     return sorted(out)
 
 

@@ -183,15 +183,14 @@ def run_engine(engine: str, input_path: Path, months: list[str], out_dir: Path) 
             course_weeks_relation,
             course_weeks_sql,
         )
+        from dfdg_assets.sql import template
 
         table = pq.read_table(input_path)
         if engine == "sql-agg":
             con = duckdb.connect()
             course_weeks_relation(con, table, months)  # registers the inputs
-            month_counts = con.sql(
-                f"SELECT maaned, count(*) AS n, count(DISTINCT borger_key) AS borgere "
-                f"FROM ({COURSE_WEEKS_SQL}) GROUP BY maaned"
-            ).fetchall()
+            sql = template("scale_month_counts").format(course_weeks=COURSE_WEEKS_SQL)
+            month_counts = con.sql(sql).fetchall()
             con.close()
             rows = sum(r[1] for r in month_counts)
         elif engine == "sql-copy":

@@ -15,37 +15,19 @@ import pyarrow as pa
 
 from dfdg_assets.core.weeks import week_frame
 from dfdg_assets.rules.weekindex import normalize_months
+from dfdg_assets.sql import statement, template
 
-COURSES_SQL = """
-WITH v AS (
-    SELECT *, CAST(visitationstidspunkt AS DATE) AS startdato FROM visitations
-),
-kept AS (  -- R4(a): latest time per citizen and date; tie -> greater visitation_id as text
-    SELECT * FROM v
-    QUALIFY row_number() OVER (
-        PARTITION BY borger_key, startdato
-        ORDER BY visitationstidspunkt DESC, visitation_id DESC
-    ) = 1
-),
-chained AS (  -- R4(b)(c): one chain per citizen, ends at the next kept visitation
-    SELECT *,
-        coalesce(lead(startdato) OVER (PARTITION BY borger_key ORDER BY startdato),
-                 DATE '9999-12-31') AS slutdato
-    FROM kept
+# Each ends with a line break: a statement placed inside parentheses must not end in a comment.
+COURSES_SQL = template("rollout_courses") + "\n"
+#: R5 over a materialized `courses` table and a registered `weeks` table (one or more months).
+WEEKS_OF_COURSES_SQL = template("rollout_weeks_of_courses") + "\n"
+#: R4 + R5 in one statement over `visitations` and `weeks`.
+COURSE_WEEKS_SQL = (
+    template("rollout_course_weeks").format(
+        courses=COURSES_SQL, weeks_of_courses=WEEKS_OF_COURSES_SQL
+    )
+    + "\n"
 )
-SELECT visitation_id AS forloeb_id, borger_key, kommunekode, startdato, slutdato,
-       ydelsesgruppe, visitationskategori, visiterende_org_id
-FROM chained
-WHERE visitationskategori IS DISTINCT FROM 'Afmeldt'  -- R4(d)
-"""
-
-COURSE_WEEKS_SQL = f"""
-WITH courses AS ({COURSES_SQL})
-SELECT c.forloeb_id, c.borger_key, w.uge, w.maaned, w.kvartal, w.aar,
-       c.kommunekode, c.ydelsesgruppe, c.visitationskategori, c.visiterende_org_id
-FROM courses c
-JOIN weeks w ON c.startdato <= w.uge_soendag AND c.slutdato > w.uge_mandag  -- R5
-"""
 
 
 def _arrow(frame: Any) -> pa.Table:
@@ -92,28 +74,15 @@ def courses_sql(visitations: Any) -> pl.DataFrame:
         con.close()
 
 
-#: R5 over a materialized `courses` table and a registered `weeks` table (one or more months).
-WEEKS_OF_COURSES_SQL = """
-SELECT c.forloeb_id, c.borger_key, w.uge, w.maaned, w.kvartal, w.aar,
-       c.kommunekode, c.ydelsesgruppe, c.visitationskategori, c.visiterende_org_id
-FROM courses c
-JOIN weeks w ON c.startdato <= w.uge_soendag AND c.slutdato > w.uge_mandag  -- R5
-"""
-
-#: The sort of the product's fct_visitation_uge partitions (row groups prune on municipality).
-PARTITION_ORDER = "kommunekode, borger_key, uge"
-
-
-def _quote(path: Any) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+def load_visitations(con: duckdb.DuckDBPyConnection, parquet: Any) -> None:
+    """The table `visitations` from a parquet file of R3-resolved visitations."""
+    con.execute(statement("rollout_load_visitations"), {"path": str(parquet)})
 
 
 def load_courses(con: duckdb.DuckDBPyConnection, parquet: Any) -> int:
     """Read R3-resolved visitations from a parquet file and build the `courses` table (R4)."""
-    con.execute(
-        f"CREATE OR REPLACE TABLE visitations AS SELECT * FROM read_parquet({_quote(parquet)})"
-    )
-    con.execute(f"CREATE OR REPLACE TABLE courses AS {COURSES_SQL}")
+    load_visitations(con, parquet)
+    con.execute(template("rollout_create_courses").format(courses=COURSES_SQL))
     con.execute("DROP TABLE visitations")
     return con.execute("SELECT count(*) FROM courses").fetchall()[0][0]
 
@@ -123,10 +92,8 @@ def write_month_sql(con: duckdb.DuckDBPyConnection, month: str, target: Any) -> 
     written with `COPY ... TO parquet` (zstd); returns the rows written."""
     con.register("weeks", week_frame(normalize_months([month])).to_arrow())
     try:
-        res = con.execute(
-            f"COPY ({WEEKS_OF_COURSES_SQL} ORDER BY {PARTITION_ORDER}) TO {_quote(target)} "
-            "(FORMAT parquet, COMPRESSION zstd)"
-        ).fetchall()
+        sql = template("rollout_write_month").format(weeks_of_courses=WEEKS_OF_COURSES_SQL)
+        res = con.execute(sql, {"target": str(target)}).fetchall()
     finally:
         con.unregister("weeks")
     return int(res[0][0]) if res else 0

@@ -79,6 +79,77 @@ def _counts(yr_weeks: pl.LazyFrame, acts: pl.LazyFrame, by: list[str]) -> pl.Laz
     return recipients.join(activated, on=by, how="full", coalesce=True)
 
 
+def _kommune_text(code: str = "kommunekode") -> pl.Expr:
+    """A municipality code as the table's 3-digit `kommune` text."""
+    return pl.col(code).cast(pl.String).str.zfill(3).alias("kommune")
+
+
+def _breakdown_counts(
+    weeks: pl.LazyFrame, benefit_rows: pl.LazyFrame, acts: pl.LazyFrame, courses: pl.LazyFrame
+) -> list[pl.LazyFrame]:
+    """The total row and the three breakdowns of the citizen-weeks `weeks` (per municipality,
+    or all as Hele landet); `benefit_rows` are the YR rows placed the same way."""
+    total = _counts(weeks, acts, ["kommune"]).with_columns(
+        pl.lit("").alias("breakdown"), pl.lit("").alias("breakdown_vaerdi")
+    )
+    # with a YR row of that benefit (the benefit's own paying municipality)
+    by_benefit = _counts(
+        benefit_rows.rename({"beskaeftigelsesydelse": "breakdown_vaerdi"}),
+        acts,
+        ["kommune", "breakdown_vaerdi"],
+    ).with_columns(pl.lit("beskaeftigelsesydelse").alias("breakdown"))
+    # in a YR week with an activity of that type in force (any municipality)
+    typed = weeks.join(acts, on=["borger_key", "uge"], how="inner")
+    by_type = (
+        typed.group_by("kommune", pl.col("aktiveringstype").alias("breakdown_vaerdi"))
+        .agg(
+            pl.col("borger_key").n_unique().alias("antal_ydelsesmodtagere"),
+            pl.col("borger_key").n_unique().alias("antal_aktiverede"),
+            pl.col("aktivitet_id").n_unique().alias("antal_aktiveringsforloeb"),
+        )
+        .with_columns(pl.lit("aktiveringstype").alias("breakdown"))
+    )
+    # in a YR week with a course of that category in force
+    categorised = weeks.join(courses, on=["borger_key", "uge"], how="inner").rename(
+        {"visitationskategori": "breakdown_vaerdi"}
+    )
+    by_category = _counts(categorised, acts, ["kommune", "breakdown_vaerdi"]).with_columns(
+        pl.lit("visitationskategori").alias("breakdown")
+    )
+    return [total, by_benefit, by_type, by_category]
+
+
+def _every_cell(counts: pl.DataFrame, kommuner: pl.DataFrame) -> pl.DataFrame:
+    """Every (breakdown, value) for every municipality and Hele landet, zeros filled."""
+    names = kommuner.select(_kommune_text(), "kommunenavn")
+    names = pl.concat(
+        [names, pl.DataFrame({"kommune": [HELE_LANDET], "kommunenavn": [HELE_LANDET]})]
+    )
+    cells = counts.select("breakdown", "breakdown_vaerdi").unique()
+    cells = pl.concat([cells, pl.DataFrame({"breakdown": [""], "breakdown_vaerdi": [""]})]).unique()
+    grid = names.join(cells, how="cross")
+    return grid.join(
+        counts, on=["kommune", "breakdown", "breakdown_vaerdi"], how="left"
+    ).with_columns([pl.col(c).fill_null(0).cast(pl.Int64) for c in COUNTS[1:]])
+
+
+def _with_population(out: pl.DataFrame, residents_16_66: pl.DataFrame | None) -> pl.DataFrame:
+    """The 16-66 count on the total rows (Hele landet: the sum); null without the delivery."""
+    if residents_16_66 is None:
+        return out.with_columns(pl.lit(None, pl.Int64).alias("antal_borgere_16_66"))
+    per = residents_16_66.select(_kommune_text(), pl.col("antal_borgere_16_66").cast(pl.Int64))
+    national = int(per["antal_borgere_16_66"].sum() or 0)
+    per = pl.concat(
+        [per, pl.DataFrame({"kommune": [HELE_LANDET], "antal_borgere_16_66": [national]})]
+    )
+    return out.join(per, on="kommune", how="left").with_columns(
+        pl.when(pl.col("breakdown") == "")
+        .then(pl.col("antal_borgere_16_66").fill_null(0))
+        .otherwise(None)
+        .alias("antal_borgere_16_66")
+    )
+
+
 def benchmark_counts(
     month: str,
     yr: pl.DataFrame,
@@ -99,102 +170,22 @@ def benchmark_counts(
     municipality (breakdown ''). The municipality is the one paying the benefit (the YR row's);
     Hele landet counts each citizen once.
     """
-    yr_l = yr.lazy().with_columns(
-        pl.col("kommunekode").cast(pl.String).str.zfill(3).alias("kommune")
-    )
+    yr_l = yr.lazy().with_columns(_kommune_text())
     acts = activity_weeks.lazy().select("borger_key", "uge", "aktivitet_id", "aktiveringstype")
     courses = course_weeks.lazy().select("borger_key", "uge", "visitationskategori").unique()
     cw = yr_l.select("borger_key", "uge", "kommune").unique()
     national = cw.with_columns(pl.lit(HELE_LANDET).alias("kommune")).unique()
-    frames: list[pl.LazyFrame] = []
-    for weeks in (cw, national):
-        total = _counts(weeks, acts, ["kommune"]).with_columns(
-            pl.lit("").alias("breakdown"), pl.lit("").alias("breakdown_vaerdi")
-        )
-        frames.append(total)
-        # with a YR row of that benefit (the benefit's own paying municipality)
-        benefit_rows = (
-            yr_l.select("borger_key", "uge", "kommune", "beskaeftigelsesydelse")
-            if weeks is cw
-            else yr_l.select(
-                "borger_key", "uge", pl.lit(HELE_LANDET).alias("kommune"), "beskaeftigelsesydelse"
-            )
-        ).unique()
-        frames.append(
-            _counts(
-                benefit_rows.rename({"beskaeftigelsesydelse": "breakdown_vaerdi"}),
-                acts,
-                ["kommune", "breakdown_vaerdi"],
-            ).with_columns(pl.lit("beskaeftigelsesydelse").alias("breakdown"))
-        )
-        # in a YR week with an activity of that type in force (any municipality)
-        typed = weeks.join(acts, on=["borger_key", "uge"], how="inner")
-        frames.append(
-            typed.group_by("kommune", pl.col("aktiveringstype").alias("breakdown_vaerdi"))
-            .agg(
-                pl.col("borger_key").n_unique().alias("antal_ydelsesmodtagere"),
-                pl.col("borger_key").n_unique().alias("antal_aktiverede"),
-                pl.col("aktivitet_id").n_unique().alias("antal_aktiveringsforloeb"),
-            )
-            .with_columns(pl.lit("aktiveringstype").alias("breakdown"))
-        )
-        # in a YR week with a course of that category in force
-        categorised = weeks.join(courses, on=["borger_key", "uge"], how="inner").rename(
-            {"visitationskategori": "breakdown_vaerdi"}
-        )
-        frames.append(
-            _counts(categorised, acts, ["kommune", "breakdown_vaerdi"]).with_columns(
-                pl.lit("visitationskategori").alias("breakdown")
-            )
-        )
-    cols = [
-        "kommune",
-        "breakdown",
-        "breakdown_vaerdi",
-        "antal_ydelsesmodtagere",
-        "antal_aktiverede",
-        "antal_aktiveringsforloeb",
+    benefits = yr_l.select("borger_key", "uge", "kommune", "beskaeftigelsesydelse").unique()
+    national_benefits = yr_l.select(
+        "borger_key", "uge", pl.lit(HELE_LANDET).alias("kommune"), "beskaeftigelsesydelse"
+    ).unique()
+    frames = [
+        *_breakdown_counts(cw, benefits, acts, courses),
+        *_breakdown_counts(national, national_benefits, acts, courses),
     ]
+    cols = ["kommune", "breakdown", "breakdown_vaerdi", *COUNTS[1:]]
     counts = pl.concat([f.select(cols) for f in frames], how="vertical_relaxed").collect()
-
-    # every (breakdown, value) for every municipality and Hele landet, zeros filled
-    names = kommuner.select(
-        pl.col("kommunekode").cast(pl.String).str.zfill(3).alias("kommune"), "kommunenavn"
-    )
-    names = pl.concat(
-        [names, pl.DataFrame({"kommune": [HELE_LANDET], "kommunenavn": [HELE_LANDET]})]
-    )
-    cells = counts.select("breakdown", "breakdown_vaerdi").unique()
-    cells = pl.concat([cells, pl.DataFrame({"breakdown": [""], "breakdown_vaerdi": [""]})]).unique()
-    grid = names.join(cells, how="cross")
-    out = grid.join(
-        counts, on=["kommune", "breakdown", "breakdown_vaerdi"], how="left"
-    ).with_columns([pl.col(c).fill_null(0).cast(pl.Int64) for c in COUNTS[1:]])
-    if residents_16_66 is None:
-        pop = pl.lit(None, pl.Int64)
-        out = out.with_columns(pop.alias("antal_borgere_16_66"))
-    else:
-        per = residents_16_66.select(
-            pl.col("kommunekode").cast(pl.String).str.zfill(3).alias("kommune"),
-            pl.col("antal_borgere_16_66").cast(pl.Int64),
-        )
-        per = pl.concat(
-            [
-                per,
-                pl.DataFrame(
-                    {
-                        "kommune": [HELE_LANDET],
-                        "antal_borgere_16_66": [int(per["antal_borgere_16_66"].sum() or 0)],
-                    }
-                ),
-            ]
-        )
-        out = out.join(per, on="kommune", how="left").with_columns(
-            pl.when(pl.col("breakdown") == "")
-            .then(pl.col("antal_borgere_16_66").fill_null(0))
-            .otherwise(None)
-            .alias("antal_borgere_16_66")
-        )
+    out = _with_population(_every_cell(counts, kommuner), residents_16_66)
     return (
         out.with_columns(pl.lit(month).alias("maaned"))
         .select("maaned", "kommune", "kommunenavn", "breakdown", "breakdown_vaerdi", *COUNTS)
