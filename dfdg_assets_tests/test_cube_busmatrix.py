@@ -16,19 +16,12 @@ from dfdg_assets.cubes.busmatrix import QueryError, check
 from dfdg_assets.cubes.query import query_dfdg
 from dfdg_assets.orchestration.loader import load
 from dfdg_assets_tests.deliveries import borger, visitation, write_delivery
+from dfdg_assets_tests.measures import DFDG_MEASURES
 
 CPR = "6101801234"
 
 # ---------------------------------------------------------------- the SPEC's table, verbatim
-B, VF, AF, HU, DG, TI, SA = (
-    "antal_borgere",
-    "antal_visitationsforloeb",
-    "antal_aktiveringsforloeb",
-    "hjaelpemiddeludgifter",
-    "antal_dage_aktiveret",
-    "antal_timer_aktiveret_pr_uge",
-    "antal_samtaler",
-)
+B, VF, AF, HU, DG, TI, SA = DFDG_MEASURES
 MEASURES = [B, VF, AF, HU, DG, TI, SA]
 ACT = {B, AF, HU, DG, TI}
 SPEC_MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {

@@ -17,16 +17,9 @@ from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.query import format_result, query_dfdg
 from dfdg_assets.orchestration.loader import load
 from dfdg_assets_tests.deliveries import borger, copy_worked, visitation, write_delivery
+from dfdg_assets_tests.measures import DFDG_MEASURES
 
-ALL = [
-    "antal_borgere",
-    "antal_visitationsforloeb",
-    "antal_aktiveringsforloeb",
-    "hjaelpemiddeludgifter",
-    "antal_dage_aktiveret",
-    "antal_timer_aktiveret_pr_uge",
-    "antal_samtaler",
-]
+ALL = list(DFDG_MEASURES)
 
 
 def rows(df: pl.DataFrame) -> list[tuple]:

@@ -25,18 +25,11 @@ from dfdg_assets.cubes.query import query_dfdg, query_ydelsesaktivitet
 from dfdg_assets.orchestration.instance import ENV_POSTGRES_URL, write_instance_yaml
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.loader import load
+from dfdg_assets_tests.measures import DFDG_MEASURES
 
 BIN = Path(sys.executable).parent
 MONTHS = ("2019-11", "2019-12", "2020-01")
-MEASURES = [
-    "antal_borgere",
-    "antal_visitationsforloeb",
-    "antal_aktiveringsforloeb",
-    "hjaelpemiddeludgifter",
-    "antal_dage_aktiveret",
-    "antal_timer_aktiveret_pr_uge",
-    "antal_samtaler",
-]
+MEASURES = list(DFDG_MEASURES)
 
 
 # ------------------------------------------------------------------ a throw-away PostgreSQL

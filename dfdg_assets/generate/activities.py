@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from .catalogs import Courses
 from .common import (
     NEVER,
+    Period,
     choice_idx,
     date_text,
     decimal_text,
@@ -110,41 +112,79 @@ def _idx(values: tuple[str, ...], name: str) -> int:
     return values.index(name) if name in values else -1
 
 
-def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
-    """The activities of a chunk of spells."""
-    ref, pop, orgs, courses, period = world.ref, world.pop, world.orgs, world.courses, world.period
-    lists = ref.lists
-    types = lists["aktiveringstype"]
-    tm = [TYPE_MODELS.get(t, _DEFAULT) for t in types]
-    _, gm = group_models(ref)
+@dataclass
+class _Offers:
+    """The activities of a chunk being drawn: one entry per activity in each array."""
 
+    pid: np.ndarray
+    start: np.ndarray
+    typ: np.ndarray
+    sp_end: np.ndarray  # the end of the activity's spell
+
+    @property
+    def n(self) -> int:
+        return len(self.pid)
+
+
+def _offers(rng: np.random.Generator, world: World, sp: Spells, tm: list[TypeModel]) -> _Offers:
+    """How many activities each spell gets, when they start, and their types."""
+    period = world.period
+    _, gm = group_models(world.ref)
     s = np.flatnonzero(sp.dfdg)
     dur_eff = np.maximum(np.minimum(sp.end[s], period.end + 90) - sp.start[s], 1)
     rate = np.array([m.activities_per_month for m in gm])[sp.group[s]]
     count = np.minimum(rng.poisson(rate * dur_eff / 30.4), 10)
     a_sp = s[np.repeat(np.arange(len(s)), count)]
     n = len(a_sp)
-    pid = sp.pid[a_sp]
-    sp_start, sp_end = sp.start[a_sp], sp.end[a_sp]
+    sp_start = sp.start[a_sp]
     start = sp_start + (rng.random(n) * np.repeat(dur_eff, count)).astype(np.int64)
     start = np.where(rng.random(n) < 0.4, monday_of(start), workday_forward(start))
     start = np.maximum(start, period.hist_start)
     typ = choice_idx(rng, [m.weight for m in tm], n)
-    force_coverage(rng, typ, len(types), eligible=start < period.end - 120)
+    force_coverage(rng, typ, len(tm), eligible=start < period.end - 120)
+    return _Offers(sp.pid[a_sp], start, typ, sp.end[a_sp])
 
-    lo = np.array([m.min_days for m in tm])[typ]
-    hi = np.array([m.max_days for m in tm])[typ]
-    planned_end = start + lo - 1 + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
+
+def _ends(
+    rng: np.random.Generator, o: _Offers, tm: list[TypeModel]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The planned end (by the type's length) and the end (mostly within the spell)."""
+    n = o.n
+    lo = np.array([m.min_days for m in tm])[o.typ]
+    hi = np.array([m.max_days for m in tm])[o.typ]
+    planned_end = o.start + lo - 1 + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
     inside = rng.random(n) < 0.85  # mostly within the spell
-    end = np.where(inside & (planned_end >= sp_end), np.maximum(sp_end - 1, start), planned_end)
+    end = np.where(
+        inside & (planned_end >= o.sp_end), np.maximum(o.sp_end - 1, o.start), planned_end
+    )
     monday_end = rng.random(n) < 0.15
-    end = np.where(monday_end, end + (7 - weekday(end)) % 7, np.maximum(workday_back(end), start))
+    end = np.where(monday_end, end + (7 - weekday(end)) % 7, np.maximum(workday_back(end), o.start))
+    return planned_end, end
 
-    # final status and its reason
+
+@dataclass
+class _Status:
+    final: np.ndarray  # the final status
+    is_job: np.ndarray
+    cancelled: np.ndarray  # Annulleret or Henvist: ends on its start date
+    end: np.ndarray  # NEVER for the activities never closed
+    aarsag: np.ndarray  # the final status's reason, -1: none
+
+
+def _status(
+    rng: np.random.Generator,
+    lists: dict,
+    o: _Offers,
+    end: np.ndarray,
+    tm: list[TypeModel],
+    period: Period,
+) -> _Status:
+    """The final status, whether it ever closes, and its reason."""
+    n, start = o.n, o.start
     st = lists["aktivitetsstatus"]
     finals = [(_idx(st, k), w) for k, w in FINAL_STATUS.items() if _idx(st, k) >= 0]
     final = np.array([f for f, _ in finals])[choice_idx(rng, [w for _, w in finals], n)]
-    is_job = np.array([m.job for m in tm])[typ]
+    is_job = np.array([m.job for m in tm])[o.typ]
     ansat, afsl = _idx(st, "Ansat"), _idx(st, "Afsluttet")
     final = np.where((final == ansat) & ~is_job, afsl, final)
     closed = end < period.end - 40
@@ -152,8 +192,7 @@ def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
         rng, final, [f for f, _ in finals], eligible=closed & (start >= period.hist_start)
     )
     never_closed = rng.random(n) < 0.03
-    optaget = _idx(st, "Optaget")
-    final = np.where(never_closed, optaget, final)
+    final = np.where(never_closed, _idx(st, "Optaget"), final)
     cancelled = np.isin(final, [_idx(st, "Annulleret"), _idx(st, "Henvist")])
     end = np.where(cancelled, start, np.where(never_closed, NEVER, end))
     aa = lists["aktivitetsaarsag"]
@@ -164,20 +203,32 @@ def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
         sel = (final == _idx(st, name)) & (rng.random(n) < (0.9 if name != "Henvist" else 0.5))
         if len(codes) and name in st:
             aarsag[sel] = codes[(u[sel] * len(codes)).astype(np.int64)]
+    return _Status(final, is_job, cancelled, end, aarsag)
 
-    kom = pop.kommune_at(pid, start)
+
+def _organisations(
+    rng: np.random.Generator, world: World, o: _Offers, tm: list[TypeModel]
+) -> dict[str, np.ndarray]:
+    """The municipality, the responsible job centre and the activating organisation."""
+    n, orgs, types = o.n, world.orgs, world.ref.lists["aktiveringstype"]
+    kom = world.pop.kommune_at(o.pid, o.start)
     ansvarlig = orgs.jc_of(kom)
-    p_aa = np.array([m.p_aktoer for m in tm])[typ]
+    p_aa = np.array([m.p_aktoer for m in tm])[o.typ]
     aktiverende = np.where(
         rng.random(n) < p_aa, orgs.aktoerer[rng.integers(0, len(orgs.aktoerer), n)], -1
     )
-    nytte = typ == _idx(types, "Nytteindsats")
+    nytte = o.typ == _idx(types, "Nytteindsats")
     aktiverende = np.where(nytte & (rng.random(n) < 0.6), orgs.kommune_of(kom), aktiverende)
     gone = (aktiverende >= 0) & (rng.random(n) < 0.01)  # providers missing from the snapshot
     aktiverende = np.where(
         gone, orgs.manglende[rng.integers(0, len(orgs.manglende), n)], aktiverende
     )
+    return {"kom": kom, "ansvarlig": ansvarlig, "aktiverende": aktiverende}
 
+
+def _jobs(rng: np.random.Generator, lists: dict, o: _Offers) -> dict[str, np.ndarray]:
+    """The pool of the guidance offers, the job type and state job of the job-like offers."""
+    n, typ, types = o.n, o.typ, lists["aktiveringstype"]
     vejl = typ == _idx(types, "Vejledning og opkvalificering")
     pu = lists["aktiveringspuljenavn"]
     pulje = np.where(rng.random(n) < np.where(vejl, 0.7, 0.1), rng.integers(0, len(pu), n), -1)
@@ -194,8 +245,12 @@ def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
     statsligt = np.where(
         jobtype >= 0, np.where(jobtype == _idx(jt, "Stat"), _idx(sj, "Ja"), _idx(sj, "Nej")), -1
     )
+    return {"pulje": pulje, "jobtype": jobtype, "statsligt": statsligt}
 
-    # courses: AMU or DUN codes of the catalog, a few no longer listed in it
+
+def _courses(rng: np.random.Generator, courses: Courses, vejl: np.ndarray) -> dict[str, np.ndarray]:
+    """Courses of the guidance offers: AMU or DUN codes of the catalog, a few no longer listed."""
+    n = len(vejl)
     is_dun = rng.random(n) < 0.35
     amu = np.flatnonzero((courses.kind == 0) & courses.listed)
     dun = np.flatnonzero((courses.kind == 1) & courses.listed)
@@ -204,15 +259,27 @@ def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
     course = np.where(rng.random(n) < 0.02, unlisted[rng.integers(0, len(unlisted), n)], course)
     course = np.where(vejl, course, -1)
     kursus = vejl & (rng.random(n) < 0.8)
+    return {"course": course, "kursus": kursus}
 
-    hours = np.array([m.hours if m.hours else (np.nan, np.nan) for m in tm], dtype=float)[typ]
+
+def _hours(rng: np.random.Generator, o: _Offers, tm: list[TypeModel]) -> np.ndarray:
+    """Hours a week within the type's range, in halves, at most 37; now and then missing."""
+    n = o.n
+    hours = np.array([m.hours if m.hours else (np.nan, np.nan) for m in tm], dtype=float)[o.typ]
     timer = np.minimum(
         np.round((hours[:, 0] + rng.random(n) * (hours[:, 1] - hours[:, 0])) * 2) / 2, 37
     )
-    timer = np.where(rng.random(n) < 0.08, np.nan, timer)
+    return np.where(rng.random(n) < 0.08, np.nan, timer)
 
-    # aids: the Hjælpemiddel offers, and now and then an aid attached to a job offer
-    hjm = (typ == _idx(types, "Hjælpemiddel")) | (is_job & (rng.random(n) < 0.03))
+
+def _aids(
+    rng: np.random.Generator, lists: dict, o: _Offers, is_job: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Aids: the Hjælpemiddel offers, and now and then an aid attached to a job offer."""
+    n = o.n
+    hjm = (o.typ == _idx(lists["aktiveringstype"], "Hjælpemiddel")) | (
+        is_job & (rng.random(n) < 0.03)
+    )
     ha, ht = lists["hjaelpemiddel_art"], lists["hjaelpemiddel_type"]
     hj_art = np.where(hjm, rng.integers(0, len(ha), n), -1)
     hj_type = np.full(n, -1)
@@ -227,36 +294,46 @@ def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
     udgift = np.round(np.exp(np.log(6000) + 0.9 * rng.standard_normal(n)), 2)
     udgift = np.where(rng.random(n) < 0.7, np.round(udgift, -1), udgift)
     hj_udgift = np.where(hjm, udgift, np.nan)
+    return {"hj_art": hj_art, "hj_type": hj_type, "hj_form": hj_form, "hj_udgift": hj_udgift}
 
-    pa = typ == _idx(types, "Personlig assistance")
+
+def _assistance(rng: np.random.Generator, lists: dict, o: _Offers) -> dict[str, np.ndarray]:
+    """The support person of the Personlig assistance offers, and its refunded amount."""
+    n = o.n
+    pa = o.typ == _idx(lists["aktiveringstype"], "Personlig assistance")
     sa, stt = lists["stoetteperson_art"], lists["stoetteperson_type"]
     sp_art = np.where(pa, rng.integers(0, len(sa), n), -1)
     sp_type = np.where(pa, rng.integers(0, len(stt), n), -1)
     pa_amount = np.round(np.exp(np.log(40000) + 0.8 * rng.standard_normal(n)), 2)
+    return {"sp_art": sp_art, "sp_type": sp_type, "pa_amount": pa_amount}
 
-    records = {
-        "pid": pid,
-        "start0": start,
-        "kom": kom,
-        "type": typ,
-        "ansvarlig": ansvarlig,
-        "aktiverende": aktiverende,
-        "pulje": pulje,
-        "jobtype": jobtype,
-        "statsligt": statsligt,
-        "course": course,
-        "kursus": kursus,
-        "hj_art": hj_art,
-        "hj_type": hj_type,
-        "hj_form": hj_form,
-        "hj_udgift": hj_udgift,
-        "sp_art": sp_art,
-        "sp_type": sp_type,
-        "pa_amount": pa_amount,
+
+def _version(i, status, slut, start, timer, pa, why) -> dict[str, np.ndarray]:
+    return {
+        "rec": i,
+        "status": status,
+        "slut": slut,
+        "start": start,
+        "timer": timer,
+        "pa": pa,
+        "aarsag": why,
     }
 
-    # versions: 0 planned/referred, 1 started, 2 final, 3 correction
-    planlagt, henvist = _idx(st, "Planlagt"), _idx(st, "Henvist")
+
+def _versions(
+    rng: np.random.Generator,
+    st: tuple[str, ...],
+    o: _Offers,
+    planned_end: np.ndarray,
+    status: _Status,
+    timer: np.ndarray,
+    period: Period,
+) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+    """The versions sent (0 planned/referred, 1 started, 2 final, 3 correction) and the delivery
+    of each."""
+    n, start, end, cancelled = o.n, o.start, status.end, status.cancelled
+    final, aarsag = status.final, status.aarsag
+    planlagt, henvist, optaget = _idx(st, "Planlagt"), _idx(st, "Henvist"), _idx(st, "Optaget")
     has_pre = cancelled | (rng.random(n) < 0.35)
     v0 = np.flatnonzero(has_pre)
     v1 = np.flatnonzero(~cancelled)
@@ -282,52 +359,74 @@ def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
     v3_start = np.where(by_timer, start[v3], start[v3] - rng.integers(1, 8, len(v3)))
     v3_timer = np.where(by_timer, new_timer, timer[v3])
 
-    def pick(i, status, slut, st_, tim, pas, final_version):
-        why = aarsag[i] if final_version else np.full(len(i), -1)
-        return {
-            "rec": i,
-            "status": status,
-            "slut": slut,
-            "start": st_,
-            "timer": tim,
-            "pa": pas,
-            "aarsag": why,
-        }
+    def none(i: np.ndarray) -> np.ndarray:
+        return np.full(len(i), -1)
 
     parts = [
-        pick(
+        _version(
             v0,
             np.where(rng.random(len(v0)) < 0.8, planlagt, henvist),
             open_or_planned[v0],
             start[v0],
             timer[v0],
-            np.full(len(v0), -1),
-            False,
+            none(v0),
+            none(v0),
         ),
-        pick(
+        _version(
             v1,
             np.full(len(v1), optaget),
             open_or_planned[v1],
             start[v1],
             timer[v1],
             np.zeros(len(v1), dtype=np.int64),
-            False,
+            none(v1),
         ),
-        pick(v2, final[v2], end[v2], start[v2], timer[v2], pa_final[v2], True),
-        pick(
+        _version(v2, final[v2], end[v2], start[v2], timer[v2], pa_final[v2], aarsag[v2]),
+        _version(
             v3,
             final[v3],
             np.where(end[v3] < NEVER, end[v3], open_or_planned[v3]),
             v3_start,
             v3_timer,
             np.where(end[v3] < NEVER, pa_final[v3], 0),
-            True,
+            aarsag[v3],
         ),
     ]
+    return parts, np.concatenate([lev0, lev1, lev2, lev3])
+
+
+def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
+    """The activities of a chunk of spells, drawn step by step (the order of the draws is part
+    of the output: a seed gives the same deliveries)."""
+    lists = world.ref.lists
+    tm = [TYPE_MODELS.get(t, _DEFAULT) for t in lists["aktiveringstype"]]
+    o = _offers(rng, world, sp, tm)
+    planned_end, end = _ends(rng, o, tm)
+    status = _status(rng, lists, o, end, tm, world.period)
+    orgs = _organisations(rng, world, o, tm)
+    jobs = _jobs(rng, lists, o)
+    vejl = o.typ == _idx(lists["aktiveringstype"], "Vejledning og opkvalificering")
+    courses = _courses(rng, world.courses, vejl)
+    timer = _hours(rng, o, tm)
+    aids = _aids(rng, lists, o, status.is_job)
+    assistance = _assistance(rng, lists, o)
+    records = {
+        "pid": o.pid,
+        "start0": o.start,
+        "kom": orgs["kom"],
+        "type": o.typ,
+        "ansvarlig": orgs["ansvarlig"],
+        "aktiverende": orgs["aktiverende"],
+        **jobs,
+        **courses,
+        **aids,
+        **assistance,
+    }
+    st = lists["aktivitetsstatus"]
+    parts, lev = _versions(rng, st, o, planned_end, status, timer, world.period)
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     ver = np.concatenate([np.full(len(p["rec"]), i) for i, p in enumerate(parts)])
-    lev = np.concatenate([lev0, lev1, lev2, lev3])
-    return Chunk.of(records, cols, ver, lev, period.n)
+    return Chunk.of(records, cols, ver, lev, world.period.n)
 
 
 def finish(merged: Chunk, n: int) -> tuple[dict[str, np.ndarray], ByDelivery]:
