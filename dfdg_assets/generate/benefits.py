@@ -7,6 +7,7 @@ supplement as a second row, and about 1 % are re-sent in the next delivery with 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,25 +67,24 @@ def yr_names(ref: Reference) -> list[str]:
     return list(dict.fromkeys([m.yr_name for m in gm] + [m.supplement for m in gm]))
 
 
-def build(
-    rng: np.random.Generator,
-    seed: int,
-    ref: Reference,
-    pop: Population,
-    sp: Spells,
-    period: Period,
-    weeks: Weeks,
-) -> Chunk:
-    """The YR rows of a chunk of spells."""
+def _refund(groups: Sequence[str], g: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The refund staircase by weeks `k` since the spell began (by group `g`)."""
+    refusion = np.select([k < 4, k < 26, k < 52], [80.0, 40.0, 30.0], 20.0)
+    gi = {name: i for i, name in enumerate(groups)}
+    refusion = np.where(g == gi.get("Sygedagpenge", -1), np.where(k < 4, 100.0, 50.0), refusion)
+    return np.where(
+        np.isin(g, [gi.get("Fleksjob", -1), gi.get("Førtidspension", -1)]), 20.0, refusion
+    )
+
+
+def _weekly_rows(
+    rng: np.random.Generator, ref: Reference, sp: Spells, weeks: Weeks
+) -> dict[str, np.ndarray]:
+    """One YR row per spell week (the spell's YR tail included): citizen, week, benefit, amount,
+    refund percentage (nan: none)."""
     groups, gm = group_models(ref)
     names = yr_names(ref)
-    w_count = len(weeks.monday)
-    if w_count == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        cols = {k: empty for k in ("pid", "week", "name", "kom", "lev")}
-        return Chunk({}, {**cols, "amount": empty, "refusion": empty})
-    w0 = int(weeks.monday[0])
-
+    w_count, w0 = len(weeks.monday), int(weeks.monday[0])
     s = np.flatnonzero(sp.yr)
     start, grp = sp.start[s], sp.group[s]
     stop = sp.end[s] + 7 * sp.yr_tail[s]  # exclusive
@@ -94,37 +94,57 @@ def build(
     r = np.repeat(np.arange(len(s)), count)
     week = i0[r] + rank_in_groups(count)
     mon = weeks.monday[week]
-    pid = sp.pid[s][r]
     g = grp[r]
     n = len(r)
-
     days = np.clip(np.minimum(mon + 7, stop[r]) - np.maximum(mon, start[r]), 1, 7)
     level = np.array([m.weekly for m in gm])[g] * (0.75 + 0.3 * rng.random(len(s)))[r]
     amount = np.round(level * days / 7 * (0.97 + 0.06 * rng.random(n)), 2)
     amount = np.where(rng.random(n) < 0.004, -np.round(100 + 1900 * rng.random(n), 2), amount)
-
-    # refund staircase by weeks since the spell began
-    k = (mon - (start[r] - weekday(start[r]))) // 7
-    refusion = np.select([k < 4, k < 26, k < 52], [80.0, 40.0, 30.0], 20.0)
-    gi = {name: i for i, name in enumerate(groups)}
-    refusion = np.where(g == gi.get("Sygedagpenge", -1), np.where(k < 4, 100.0, 50.0), refusion)
-    refusion = np.where(
-        np.isin(g, [gi.get("Fleksjob", -1), gi.get("Førtidspension", -1)]), 20.0, refusion
-    )
+    refusion = _refund(groups, g, (mon - (start[r] - weekday(start[r]))) // 7)
     refusion = np.where(rng.random(n) < 0.03, np.nan, refusion)
     name = np.array([names.index(m.yr_name) for m in gm])[g]
+    rows = {"pid": sp.pid[s][r], "week": week, "name": name, "amount": amount}
+    return {**rows, "refusion": refusion, "group": g}
 
-    # a supplement with another benefit in the same week
+
+def _with_supplements(
+    rng: np.random.Generator, ref: Reference, rows: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Now and then a supplement with another benefit in the same week."""
+    _, gm = group_models(ref)
+    names = yr_names(ref)
+    n = len(rows["pid"])
     sup = np.flatnonzero(rng.random(n) < 0.03)
-    sup_name = np.array([names.index(m.supplement) for m in gm])[g[sup]]
+    sup_name = np.array([names.index(m.supplement) for m in gm])[rows["group"][sup]]
     sup_amount = np.round(200 + 1300 * rng.random(len(sup)), 2)
     sup_ref = np.where(rng.random(len(sup)) < 0.5, 50.0, np.nan)
+    return {
+        "pid": np.concatenate([rows["pid"], rows["pid"][sup]]),
+        "week": np.concatenate([rows["week"], rows["week"][sup]]),
+        "name": np.concatenate([rows["name"], sup_name]),
+        "amount": np.concatenate([rows["amount"], sup_amount]),
+        "refusion": np.concatenate([rows["refusion"], sup_ref]),
+    }
 
-    pid = np.concatenate([pid, pid[sup]])
-    week = np.concatenate([week, week[sup]])
-    name = np.concatenate([name, sup_name])
-    amount = np.concatenate([amount, sup_amount])
-    refusion = np.concatenate([refusion, sup_ref])
+
+def build(
+    rng: np.random.Generator,
+    seed: int,
+    ref: Reference,
+    pop: Population,
+    sp: Spells,
+    period: Period,
+    weeks: Weeks,
+) -> Chunk:
+    """The YR rows of a chunk of spells, drawn step by step (the order of the draws is part of
+    the output: a seed gives the same deliveries)."""
+    w_count = len(weeks.monday)
+    if w_count == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        cols = {k: empty for k in ("pid", "week", "name", "kom", "lev")}
+        return Chunk({}, {**cols, "amount": empty, "refusion": empty})
+    rows = _with_supplements(rng, ref, _weekly_rows(rng, ref, sp, weeks))
+    pid, week, amount = rows["pid"], rows["week"], rows["amount"]
     kom = pop.kommune_at(pid, weeks.monday[week])
     lev = month_of(weeks.monday[week] + 6) - period.first_mi
 
@@ -138,13 +158,12 @@ def build(
         ((h >> np.uint64(11)).astype(np.float64) / 2.0**53 < 0.01) & (lev + 1 < period.n)
     )
     new_amount = np.round(amount[again] * (0.85 + 0.3 * rng.random(len(again))), 2)
-
     cols = {
         "pid": np.concatenate([pid, pid[again]]),
         "week": np.concatenate([week, week[again]]),
-        "name": np.concatenate([name, name[again]]),
+        "name": np.concatenate([rows["name"], rows["name"][again]]),
         "amount": np.concatenate([amount, new_amount]),
-        "refusion": np.concatenate([refusion, refusion[again]]),
+        "refusion": np.concatenate([rows["refusion"], rows["refusion"][again]]),
         "kom": np.concatenate([kom, kom[again]]),
     }
     cols["lev"] = np.concatenate([lev, lev[again] + 1])

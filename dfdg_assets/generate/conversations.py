@@ -110,13 +110,12 @@ def _weights(values: tuple[str, ...], table: Mapping[str, float], floor: float) 
     return np.array([table.get(v, floor) for v in values], dtype=float)
 
 
-def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
-    """The conversations of a chunk of spells."""
-    ref, pop, orgs, period = world.ref, world.pop, world.orgs, world.period
-    lists = ref.lists
-    groups, gm = group_models(ref)
-    types, forms, statuses = lists["samtaletype"], lists["kontaktform"], lists["samtalestatus"]
-
+def _dates(
+    rng: np.random.Generator, world: World, sp: Spells
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How many conversations each spell gets and when: (citizen, group, date) of each."""
+    _, gm = group_models(world.ref)
+    period = world.period
     s = np.flatnonzero(sp.dfdg)
     dur_eff = np.maximum(np.minimum(sp.end[s], period.end + 90) - sp.start[s], 1)
     every = np.array([m.conversation_days for m in gm])[sp.group[s]]
@@ -128,8 +127,18 @@ def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
     off = np.where(
         r == 0, rng.integers(0, 15, n), (rng.random(n) * np.repeat(dur_eff, count)).astype(np.int64)
     )
-    date = np.maximum(workday_back(start + off), start)
+    return pid, group, np.maximum(workday_back(start + off), start)
 
+
+def _kinds(
+    rng: np.random.Generator, world: World, group: np.ndarray, date: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The type (by the group), the contact form (before or after the lockdown) and the final
+    status of each conversation, every value present in the period."""
+    lists, period = world.ref.lists, world.period
+    groups, _ = group_models(world.ref)
+    types, forms, statuses = lists["samtaletype"], lists["kontaktform"], lists["samtalestatus"]
+    n = len(date)
     tw = np.stack([_weights(types, TYPE_WEIGHTS.get(g, DEFAULT_TYPES), 1.0) for g in groups])
     typ = choice_rows(rng, tw, group)
     kw = np.stack([_weights(forms, KONTAKT_FOER, 1.0), _weights(forms, KONTAKT_EFTER, 1.0)])
@@ -140,37 +149,49 @@ def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
     force_coverage(rng, typ, len(types), eligible=ok)
     force_coverage(rng, kontakt, len(forms), eligible=ok)
     force_coverage(rng, final, len(statuses), eligible=ok)
+    return typ, kontakt, final
 
-    kom = pop.kommune_at(pid, date)
+
+def _calling_org(
+    rng: np.random.Generator, world: World, pid: np.ndarray, kom: np.ndarray, typ: np.ndarray
+) -> np.ndarray:
+    """The calling organisation: the jobcenter, the A-kasse for its own types, now and then
+    another actor or none."""
+    orgs, pop, n = world.orgs, world.pop, len(pid)
+    types = world.ref.lists["samtaletype"]
     org = orgs.jc_of(kom)
     ak_types = np.array([types.index(t) for t in AKASSE_TYPES if t in types])
     by_akasse = np.isin(typ, ak_types)
     org = np.where(by_akasse, orgs.akasser[pop.akasse[pid]], org)
     u = rng.random(n)
-    org = np.where(
+    return np.where(
         u < 0.05, -1, np.where(u < 0.07, orgs.aktoerer[rng.integers(0, len(orgs.aktoerer), n)], org)
     )
 
-    # participants: 0-3 distinct types
-    d = len(lists["deltagertype"])
+
+def _participants(rng: np.random.Generator, d: int, n: int) -> dict[str, np.ndarray]:
+    """Participants: 0-3 distinct types (of `d`), fewer when booked now and then."""
     k = np.minimum(rng.choice(4, size=n, p=[0.55, 0.30, 0.10, 0.05]), d)
     t1 = rng.integers(0, d, n)
     a = 1 + rng.integers(0, max(d - 1, 1), n)
     b = 1 + rng.integers(0, max(d - 2, 1), n)
     b = b + (b >= a)
     k_booked = k - ((k > 0) & (rng.random(n) < 0.3))
-    records = {
-        "pid": pid,
-        "kom": kom,
-        "date": date,
-        "type": typ,
-        "org": org,
-        "k": k,
-        "k_booked": k_booked,
-        "d0": t1,
-        "d1": (t1 + a) % d,
-        "d2": (t1 + b) % d,
-    }
+    return {"k": k, "k_booked": k_booked, "d0": t1, "d1": (t1 + a) % d, "d2": (t1 + b) % d}
+
+
+def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
+    """The conversations of a chunk of spells, drawn step by step (the order of the draws is
+    part of the output: a seed gives the same deliveries)."""
+    lists, period = world.ref.lists, world.period
+    forms, statuses = lists["kontaktform"], lists["samtalestatus"]
+    pid, group, date = _dates(rng, world, sp)
+    n = len(pid)
+    typ, kontakt, final = _kinds(rng, world, group, date)
+    kom = world.pop.kommune_at(pid, date)
+    org = _calling_org(rng, world, pid, kom, typ)
+    participants = _participants(rng, len(lists["deltagertype"]), n)
+    records = {"pid": pid, "kom": kom, "date": date, "type": typ, "org": org, **participants}
 
     # versions: 0 booked (Planlagt), 1 held/cancelled, 2 correction of the contact form
     planlagt = statuses.index("Planlagt") if "Planlagt" in statuses else -1

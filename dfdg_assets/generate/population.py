@@ -159,28 +159,11 @@ class Population:
         return pl.select(pl.concat_str([fm, mid, la], separator=" ", ignore_nulls=True)).to_series()
 
 
-def build(
-    seed: int,
-    codes: list[int],
-    indbyggere: np.ndarray,
-    borgere: int,
-    beboere_pr_borger: float,
-    period: Period,
-    n_akasser: int,
-) -> Population:
-    """Draw the residents of the chosen municipalities."""
-    rng = rng_for(seed, "population")
-    k = len(codes)
-    codes_a = np.asarray(codes, dtype=np.int64)
-    per_kom = allocate(borgere, indbyggere)
-    residents = np.maximum(np.round(per_kom * beboere_pr_borger).astype(np.int64), per_kom)
-    others = residents - per_kom
-    fra_day = int(np.datetime64(f"{period.months[0]}-01", "D").astype(np.int64))
-    n = period.n
-
-    # benefit citizens: the first spell start fixes their age (mostly 16-66 at that time)
-    b = borgere
-    kom_b_cit = np.repeat(codes_a, per_kom)
+def _benefit_citizens(
+    rng: np.random.Generator, period: Period, b: int, n_akasser: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The benefit citizens: the first spell start fixes their age (mostly 16-66 at that time);
+    (on benefit when history starts, first spell start, birth day, A-kasse) of each."""
     stock = rng.random(b) < 0.27  # on benefit when history starts: registered in its first weeks
     first_start = np.where(
         stock,
@@ -194,22 +177,39 @@ def build(
     )
     birth_b = first_start - np.round(age * 365.25).astype(np.int64)
     akasse = rng.integers(0, n_akasser, b)
+    return stock, first_start, birth_b, akasse
 
-    # other residents, present from the first delivery, with an age pyramid
-    o = int(others.sum())
-    kom_o = np.repeat(codes_a, others)
+
+def _other_residents(
+    rng: np.random.Generator, o: int, fra_day: int, n: int, churn: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Other residents, present from the first delivery, with an age pyramid: (birth day,
+    delivery they leave in) of each."""
     age_o = rng.choice(len(_AGE_W), size=o, p=_AGE_W / _AGE_W.sum())
     birth_o = fra_day - age_o * 365 - rng.integers(0, 365, o)
     out_o = np.full(o, NEVER, dtype=np.int64)
-    churn = min(0.002 * max(n - 1, 0), 0.5)
     if n > 1 and o:
         # leavers (moved away or died): older residents leave more often
         leaves = rng.random(o) < churn * (0.6 + age_o / 60)
         out_o[leaves] = rng.integers(1, n, int(leaves.sum()))
-    # newcomers (moved in or born) during the deliveries
+    return birth_o, out_o
+
+
+def _newcomers(
+    rng: np.random.Generator,
+    codes_a: np.ndarray,
+    others: np.ndarray,
+    period: Period,
+    churn: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Newcomers (moved in or born) during the deliveries: (delivery they come in, municipality,
+    birth day) of each."""
+    o, n = int(others.sum()), period.n
     m = int(round(o * churn)) if n > 1 else 0
     in_m = rng.integers(1, n, m) if m else np.zeros(0, dtype=np.int64)
-    kom_m = codes_a[rng.choice(k, size=m, p=others / max(others.sum(), 1))] if m else in_m
+    kom_m = (
+        codes_a[rng.choice(len(codes_a), size=m, p=others / max(others.sum(), 1))] if m else in_m
+    )
     month_start = np.datetime64(f"{period.months[0]}", "M").astype(np.int64) + in_m
     month_start = month_start.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
     baby = rng.random(m) < 0.3
@@ -220,14 +220,22 @@ def build(
         - rng.choice(len(_AGE_W), size=m, p=_AGE_W / _AGE_W.sum()) * 365
         - rng.integers(0, 365, m),
     )
+    return in_m, kom_m, birth_m
 
-    birth = np.concatenate([birth_b, birth_o, birth_m]).astype(np.int64)
-    size = len(birth)
-    kom_a = np.concatenate([kom_b_cit, kom_o, kom_m]).astype(np.int64)
-    in_lev = np.concatenate([np.zeros(b + o, dtype=np.int64), in_m])
-    out_lev = np.concatenate([np.full(b, NEVER), out_o, np.full(m, NEVER)]).astype(np.int64)
 
-    # a few movers between the chosen municipalities
+def _moves(
+    rng: np.random.Generator,
+    codes_a: np.ndarray,
+    indbyggere: np.ndarray,
+    people: dict[str, np.ndarray],
+    b: int,
+    fra_day: int,
+    period: Period,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A few movers between the chosen municipalities: (move day, municipality after) of each
+    resident (NEVER and the same municipality for the others)."""
+    birth, kom_a, out_lev = people["birth"], people["kom_a"], people["out_lev"]
+    k, size = len(codes_a), len(birth)
     move_day = np.full(size, NEVER, dtype=np.int64)
     kom_new = kom_a.copy()
     if k > 1:
@@ -243,25 +251,60 @@ def build(
         tgt = rng.choice(k, size=len(idx), p=indbyggere / indbyggere.sum())
         tgt = np.where(tgt == pos, (tgt + 1) % k, tgt)
         kom_new[idx] = codes_a[tgt]
+    return move_day, kom_new
 
+
+def build(
+    seed: int,
+    codes: list[int],
+    indbyggere: np.ndarray,
+    borgere: int,
+    beboere_pr_borger: float,
+    period: Period,
+    n_akasser: int,
+) -> Population:
+    """Draw the residents of the chosen municipalities, step by step (the order of the draws is
+    part of the output: a seed gives the same deliveries)."""
+    rng = rng_for(seed, "population")
+    codes_a = np.asarray(codes, dtype=np.int64)
+    per_kom = allocate(borgere, indbyggere)
+    residents = np.maximum(np.round(per_kom * beboere_pr_borger).astype(np.int64), per_kom)
+    others = residents - per_kom
+    fra_day = int(np.datetime64(f"{period.months[0]}-01", "D").astype(np.int64))
+    b, o = borgere, int(others.sum())
+    churn = min(0.002 * max(period.n - 1, 0), 0.5)
+    stock, first_start, birth_b, akasse = _benefit_citizens(rng, period, b, n_akasser)
+    birth_o, out_o = _other_residents(rng, o, fra_day, period.n, churn)
+    in_m, kom_m, birth_m = _newcomers(rng, codes_a, others, period, churn)
+    m = len(in_m)
+    people = {
+        "birth": np.concatenate([birth_b, birth_o, birth_m]).astype(np.int64),
+        "kom_a": np.concatenate(
+            [np.repeat(codes_a, per_kom), np.repeat(codes_a, others), kom_m]
+        ).astype(np.int64),
+        "out_lev": np.concatenate([np.full(b, NEVER), out_o, np.full(m, NEVER)]).astype(np.int64),
+    }
+    in_lev = np.concatenate([np.zeros(b + o, dtype=np.int64), in_m])
+    move_day, kom_new = _moves(rng, codes_a, indbyggere, people, b, fra_day, period)
     move_lev = np.where(
         move_day < NEVER, month_of(np.minimum(move_day, period.end)) - period.first_mi, NEVER
     )
-    cpr_num, gender = _cpr_numbers(rng, birth)
+    size = len(people["birth"])
+    cpr_num, gender = _cpr_numbers(rng, people["birth"])
     first = rng.integers(0, len(FIRST_M), size) + np.where(gender == 1, 0, len(FIRST_M))
     middle = np.where(rng.random(size) < 0.3, rng.integers(0, len(LAST), size), -1)
     last = rng.integers(0, len(LAST), size)
     return Population(
         n_benefit=b,
-        birth=compact(birth),
+        birth=compact(people["birth"]),
         cpr_num=cpr_num,
         gender=gender,
-        kom_a=compact(kom_a),
+        kom_a=compact(people["kom_a"]),
         kom_b=compact(kom_new),
         move_day=compact(move_day),
         move_lev=compact(move_lev),
         in_lev=compact(in_lev),
-        out_lev=compact(out_lev),
+        out_lev=compact(people["out_lev"]),
         first_start=first_start,
         stock=stock,
         akasse=compact(akasse),

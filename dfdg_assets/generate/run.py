@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from . import activities, benefits, conversations, population, spells, visitations
 from .catalogs import build_courses, build_orgs
@@ -16,7 +17,7 @@ from .common import Period, reference, rng_for
 from .faults import inject
 from .municipalities import select
 from .population import BorgerSnapshots
-from .versions import Chunk, merge
+from .versions import ByDelivery, Chunk, merge
 from .world import World
 from .writer import write_delivery
 
@@ -56,6 +57,67 @@ def default_period(
     return fra, til
 
 
+def _check_args(borgere: int, fejlrate: float, beboere_pr_borger: float, seed: int) -> None:
+    if borgere < 1:
+        raise ValueError("borgere must be at least 1")
+    if not 0 <= fejlrate < 0.5:
+        raise ValueError("fejlrate must be in [0, 0.5)")
+    if beboere_pr_borger < 1:
+        raise ValueError("beboere_pr_borger must be at least 1")
+    if seed < 0:
+        raise ValueError("seed must be non-negative")
+
+
+@dataclass
+class _Records:
+    """Every record of the period, numbered, with its versions grouped by delivery."""
+
+    vis: tuple[dict[str, np.ndarray], ByDelivery]
+    acts: tuple[dict[str, np.ndarray], ByDelivery]
+    conv: tuple[dict[str, np.ndarray], ByDelivery]
+    yr: benefits.Benefits
+
+
+def _records(seed: int, world: World, sp: spells.Spells, weeks: benefits.Weeks) -> _Records:
+    """Built in chunks of citizens so that the temporaries stay small at national scale; the
+    chunk size is fixed, so the output does not depend on the machine."""
+    period = world.period
+    parts: dict[str, list[Chunk]] = {"v": [], "a": [], "c": [], "y": []}
+    for i, chunk in enumerate(sp.chunks(CHUNK_CITIZENS)):
+        parts["v"].append(visitations.build(rng_for(seed, f"visitations/{i}"), world, chunk))
+        parts["a"].append(activities.build(rng_for(seed, f"activities/{i}"), world, chunk))
+        parts["c"].append(conversations.build(rng_for(seed, f"conversations/{i}"), world, chunk))
+        parts["y"].append(
+            benefits.build(
+                rng_for(seed, f"benefits/{i}"), seed, world.ref, world.pop, chunk, period, weeks
+            )
+        )
+    return _Records(
+        visitations.finish(merge(parts.pop("v")), period.n),
+        activities.finish(merge(parts.pop("a")), period.n),
+        conversations.finish(merge(parts.pop("c")), period.n),
+        benefits.finish(merge(parts.pop("y")), world.ref, weeks, period.n),
+    )
+
+
+def _frames(
+    i: int, rec: _Records, world: World, borger: BorgerSnapshots, udd: pl.DataFrame
+) -> dict:
+    """The files of the i-th delivery, before faults are injected."""
+    (vis, vis_v), (acts, act_v), (conv, conv_v) = rec.vis, rec.acts, rec.conv
+    samtale, deltager = conversations.render(conv_v.part(i), conv, world)
+    return {
+        "visitation": visitations.render(vis_v.part(i), vis, world),
+        "aktivitet": activities.render(act_v.part(i), acts, world),
+        "samtale": samtale,
+        "samtale_deltager": deltager,
+        "ydelse": benefits.render(rec.yr.rows.part(i), rec.yr, world.pop),
+        "borger": borger.frame(i),
+        "organisation": world.orgs.snapshot(i),
+        "uddannelse": udd,
+    }
+
+
 def generate(
     out: Path,
     *,
@@ -72,20 +134,12 @@ def generate(
     The output is byte-identical for identical arguments.
     """
     t0 = time.perf_counter()
-    if borgere < 1:
-        raise ValueError("borgere must be at least 1")
-    if not 0 <= fejlrate < 0.5:
-        raise ValueError("fejlrate must be in [0, 0.5)")
-    if beboere_pr_borger < 1:
-        raise ValueError("beboere_pr_borger must be at least 1")
-    if seed < 0:
-        raise ValueError("seed must be non-negative")
+    _check_args(borgere, fejlrate, beboere_pr_borger, seed)
     out = Path(out)
     ref = reference()
     period = Period.of(fra, til)
     codes = select(kommuner, ref)
     weights = np.array([ref.indbyggere[c] for c in codes], dtype=np.float64)
-
     orgs = build_orgs(seed, ref, codes, period.n)
     courses = build_courses(seed)
     pop = population.build(
@@ -93,38 +147,14 @@ def generate(
     )
     sp = spells.build(seed, ref, pop, period)
     weeks = benefits.yr_weeks(period)
-    # Built in chunks of citizens so that the temporaries stay small at national scale; the
-    # chunk size is fixed, so the output does not depend on the machine.
-    parts: dict[str, list[Chunk]] = {"v": [], "a": [], "c": [], "y": []}
     world = World(ref, pop, orgs, courses, period)
-    for i, chunk in enumerate(sp.chunks(CHUNK_CITIZENS)):
-        parts["v"].append(visitations.build(rng_for(seed, f"visitations/{i}"), world, chunk))
-        parts["a"].append(activities.build(rng_for(seed, f"activities/{i}"), world, chunk))
-        parts["c"].append(conversations.build(rng_for(seed, f"conversations/{i}"), world, chunk))
-        parts["y"].append(
-            benefits.build(rng_for(seed, f"benefits/{i}"), seed, ref, pop, chunk, period, weeks)
-        )
-    vis, vis_v = visitations.finish(merge(parts.pop("v")), period.n)
-    acts, act_v = activities.finish(merge(parts.pop("a")), period.n)
-    conv, conv_v = conversations.finish(merge(parts.pop("c")), period.n)
-    yr = benefits.finish(merge(parts.pop("y")), ref, weeks, period.n)
+    rec = _records(seed, world, sp, weeks)
     borger = BorgerSnapshots(pop)
     udd = courses.snapshot()
-
     rows: dict[str, int] = {}
     n_bytes = n_files = n_faults = 0
     for i, month in enumerate(period.months):
-        samtale, deltager = conversations.render(conv_v.part(i), conv, world)
-        frames = {
-            "visitation": visitations.render(vis_v.part(i), vis, world),
-            "aktivitet": activities.render(act_v.part(i), acts, world),
-            "samtale": samtale,
-            "samtale_deltager": deltager,
-            "ydelse": benefits.render(yr.rows.part(i), yr, pop),
-            "borger": borger.frame(i),
-            "organisation": orgs.snapshot(i),
-            "uddannelse": udd,
-        }
+        frames = _frames(i, rec, world, borger, udd)
         for name in ("visitation", "aktivitet", "samtale", "ydelse"):
             frames[name], k = inject(
                 frames[name], name, rng_for(seed, f"faults/{name}/{month}"), fejlrate

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -48,25 +50,36 @@ def categories(ref: Reference) -> tuple[list[str], np.ndarray, np.ndarray]:
     return names, table, n_g
 
 
-def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
-    """The visitations of a chunk of spells."""
-    ref, pop, orgs, period = world.ref, world.pop, world.orgs, world.period
-    _, models = group_models(ref)
-    names, table, n_per_group = categories(ref)
-    iv, af = names.index(IKKE_VISITERET), names.index(AFMELDT)
+@dataclass(frozen=True)
+class _Spells:
+    """The DFDG spells of a chunk (`s`: their positions) and what the visitations need of them."""
 
+    s: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    grp: np.ndarray
+    n_g: np.ndarray  # the categories of the spell's group
+    has_iv: np.ndarray  # starts with Ikke visiteret
+    dur: np.ndarray
+    dur_eff: np.ndarray  # the duration within the period (and 90 days after)
+
+
+def _events(
+    rng: np.random.Generator, sp: Spells, world: World, n_per_group: np.ndarray
+) -> tuple[_Spells, np.ndarray, np.ndarray, np.ndarray]:
+    """The spells and one event per visitation: (spells, spell of each event, kind, day), in
+    the order of spell, day and kind."""
+    _, models = group_models(world.ref)
     s = np.flatnonzero(sp.dfdg)
     start, end, grp = sp.start[s], sp.end[s], sp.group[s]
     dur = end - start
-    dur_eff = np.maximum(np.minimum(end, period.end + 90) - start, 1)
+    dur_eff = np.maximum(np.minimum(end, world.period.end + 90) - start, 1)
     n_g = n_per_group[grp]
     revisit = np.array([m.revisit_days for m in models])[grp]
     n_chg = np.minimum(rng.poisson(dur_eff / revisit), 8)
     has_iv = (rng.random(len(s)) < 0.04) & (n_g > 0) & (dur > 5)
     has_af = sp.afmeldt[s]
     count = 1 + has_iv + n_chg + has_af
-
-    # one row per visitation event
     e = np.repeat(np.arange(len(s)), count)
     r = rank_in_groups(count)
     kind = np.full(len(e), CHANGE)
@@ -84,23 +97,47 @@ def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
         (kind == CHANGE) | (kind == IV_FOLLOW), np.maximum(workday_back(day), start[e]), day
     )
     order = np.lexsort((kind, day, e))
-    e, kind, day = e[order], kind[order], day[order]
+    spells = _Spells(s, start, end, grp, n_g, has_iv, dur, dur_eff)
+    return spells, e[order], kind[order], day[order]
 
-    # categories: a walk through the group's categories, each change to another one
-    ng = n_g[e]
+
+def _walk(
+    rng: np.random.Generator,
+    v: _Spells,
+    e: np.ndarray,
+    kind: np.ndarray,
+    table: np.ndarray,
+    iv: int,
+    af: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Categories: a walk through the group's categories, each change to another one; the
+    (category, place in the group's list, second of the day) of each event."""
+    ng = v.n_g[e]
     c0 = (rng.random(len(e)) * np.maximum(ng, 1)).astype(np.int64)
     step = 1 + (rng.random(len(e)) * np.maximum(ng - 1, 0)).astype(np.int64)
     inc = np.where(kind == FIRST, c0, np.where(ng > 1, step, 0))
     local = segment_cumsum(inc, e) % np.maximum(ng, 1)
-    cat = table[grp[e], local]
+    cat = table[v.grp[e], local]
     cat = np.where(ng == 0, iv, cat)
-    cat = np.where((kind == FIRST) & has_iv[e], iv, cat)
+    cat = np.where((kind == FIRST) & v.has_iv[e], iv, cat)
     cat = np.where(kind == AFMELD, af, cat)
     sec = 8 * 3600 + rng.integers(0, 465, len(e)) * 60
     sec = sec + np.where(rng.random(len(e)) < 0.1, rng.integers(0, 60, len(e)), 0)
-    twin = np.zeros(len(e), dtype=bool)
+    return cat, local, sec
 
-    # same-day duplicates: a second visitation on the same date, usually at another time
+
+def _same_day(
+    rng: np.random.Generator,
+    v: _Spells,
+    e: np.ndarray,
+    kind: np.ndarray,
+    walk: tuple[np.ndarray, np.ndarray, np.ndarray],
+    table: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Same-day duplicates: a second visitation on the same date, usually at another time; the
+    (event, second, category) of each."""
+    cat, local, sec = walk
+    ng = v.n_g[e]
     t = np.flatnonzero((kind != AFMELD) & (rng.random(len(e)) < 0.015))
     same_time = rng.random(len(t)) < 0.25
     shift = rng.integers(15, 181, len(t)) * 60 * np.where(rng.random(len(t)) < 0.5, -1, 1)
@@ -109,39 +146,65 @@ def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
     t_local = (
         local[t] + 1 + (rng.random(len(t)) * np.maximum(ng[t] - 1, 0)).astype(np.int64)
     ) % np.maximum(ng[t], 1)
-    t_cat = np.where(ng[t] > 0, table[grp[e[t]], t_local], cat[t])
+    t_cat = np.where(ng[t] > 0, table[v.grp[e[t]], t_local], cat[t])
+    return t, t_sec, t_cat
 
-    # movers: the new municipality's jobcenter visits the citizen shortly after the move
-    md = pop.move_day[sp.pid[s]]
-    m_day = workday_forward(md + rng.integers(0, 15, len(s)))
-    mv = np.flatnonzero((md > start) & (m_day < np.minimum(end, period.end + 90)))
+
+def _movers(
+    rng: np.random.Generator, world: World, sp: Spells, v: _Spells, table: np.ndarray, iv: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Movers: the new municipality's jobcenter visits the citizen shortly after the move; the
+    (spell, day, category, second) of each."""
+    md = world.pop.move_day[sp.pid[v.s]]
+    m_day = workday_forward(md + rng.integers(0, 15, len(v.s)))
+    mv = np.flatnonzero((md > v.start) & (m_day < np.minimum(v.end, world.period.end + 90)))
     m_cat = np.where(
-        n_g[mv] > 0,
-        table[grp[mv], (rng.random(len(mv)) * np.maximum(n_g[mv], 1)).astype(np.int64)],
+        v.n_g[mv] > 0,
+        table[v.grp[mv], (rng.random(len(mv)) * np.maximum(v.n_g[mv], 1)).astype(np.int64)],
         iv,
     )
     m_sec = 8 * 3600 + rng.integers(0, 465, len(mv)) * 60
+    return mv, m_day[mv], m_cat, m_sec
 
+
+def _visiting_org(
+    rng: np.random.Generator, world: World, group: np.ndarray, pid: np.ndarray, kom: np.ndarray
+) -> np.ndarray:
+    """The visiting organisation: the jobcenter; for A-dagpenge mostly the citizen's A-kasse."""
+    orgs, n = world.orgs, len(pid)
+    groups = world.ref.lists["ydelsesgruppe"]
+    org = orgs.jc_of(kom)
+    if "A-dagpenge" in groups:
+        ak = (group == groups.index("A-dagpenge")) & (rng.random(n) < 0.7)
+        org = np.where(ak, orgs.akasser[world.pop.akasse[pid]], org)
+    return np.where(rng.random(n) < 0.04, -1, org)
+
+
+def build(rng: np.random.Generator, world: World, sp: Spells) -> Chunk:
+    """The visitations of a chunk of spells, drawn step by step (the order of the draws is part
+    of the output: a seed gives the same deliveries)."""
+    pop, period = world.pop, world.period
+    names, table, n_per_group = categories(world.ref)
+    iv, af = names.index(IKKE_VISITERET), names.index(AFMELDT)
+    v, e, kind, day = _events(rng, sp, world, n_per_group)
+    walk = _walk(rng, v, e, kind, table, iv, af)
+    t, t_sec, t_cat = _same_day(rng, v, e, kind, walk, table)
+    mv, m_day, m_cat, m_sec = _movers(rng, world, sp, v, table, iv)
+    cat, _, sec = walk
     ev = np.concatenate([e, e[t], mv])
-    day = np.concatenate([day, day[t], m_day[mv]])
+    day = np.concatenate([day, day[t], m_day])
     sec = np.concatenate([sec, t_sec, m_sec])
     cat = np.concatenate([cat, t_cat, m_cat])
     kind = np.concatenate([kind, kind[t], np.full(len(mv), CHANGE)])
+    twin = np.zeros(len(e), dtype=bool)
     twin = np.concatenate([twin, np.ones(len(t), dtype=bool), np.zeros(len(mv), dtype=bool)])
-    spell = s[ev]
+    spell = v.s[ev]
     pid = sp.pid[spell]
     group = sp.group[spell]
     ts = day * 86400 + sec
     kom = pop.kommune_at(pid, day)
     n = len(ev)
-
-    # visiting organisation: the jobcenter; for A-dagpenge mostly the citizen's A-kasse
-    groups = ref.lists["ydelsesgruppe"]
-    org = orgs.jc_of(kom)
-    if "A-dagpenge" in groups:
-        ak = (group == groups.index("A-dagpenge")) & (rng.random(n) < 0.7)
-        org = np.where(ak, orgs.akasser[pop.akasse[pid]], org)
-    org = np.where(rng.random(n) < 0.04, -1, org)
+    org = _visiting_org(rng, world, group, pid, kom)
 
     # delivery: the registration month; a few are registered 1-3 months late
     lag = np.where(rng.random(n) < 0.03, rng.integers(1, 4, n), 0)
