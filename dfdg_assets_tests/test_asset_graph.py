@@ -21,20 +21,20 @@ PREFIX_LAYER = {
 MAINTENANCE = {"beskaer_opbevaring", "duckdb_katalog"}
 
 GRAPH = [
-    ("bdg_samtale_deltager", "facts", []),
+    ("bdg_samtale_deltager", "facts", ["fremmednoegler", "noegle_unik"]),
     ("beskaer_opbevaring", "maintenance", []),
     ("cube_benchmark", "cubes", ["afsloeringskontrol"]),
-    ("dim_borger", "dimensions", []),
-    ("dim_kommune", "dimensions", []),
-    ("dim_organisation", "dimensions", []),
-    ("dim_region", "dimensions", []),
-    ("dim_tid_dag", "dimensions", []),
-    ("dim_tid_uge", "dimensions", []),
-    ("dim_uddannelse", "dimensions", []),
+    ("dim_borger", "dimensions", ["fremmednoegler", "noegle_unik"]),
+    ("dim_kommune", "dimensions", ["fremmednoegler", "noegle_unik"]),
+    ("dim_organisation", "dimensions", ["fremmednoegler", "noegle_unik"]),
+    ("dim_region", "dimensions", ["noegle_unik"]),
+    ("dim_tid_dag", "dimensions", ["fremmednoegler", "noegle_unik"]),
+    ("dim_tid_uge", "dimensions", ["noegle_unik"]),
+    ("dim_uddannelse", "dimensions", ["noegle_unik"]),
     ("duckdb_katalog", "maintenance", []),
     ("fct_aktivitet_uge", "facts", ["fremmednoegler", "noegle_unik"]),
-    ("fct_befolkning_16_66", "facts", []),
-    ("fct_borger_ydelse_uge", "facts", []),
+    ("fct_befolkning_16_66", "facts", ["fremmednoegler", "noegle_unik"]),
+    ("fct_borger_ydelse_uge", "facts", ["fremmednoegler", "noegle_unik"]),
     ("fct_samtale_uge", "facts", ["fremmednoegler", "noegle_unik"]),
     ("fct_visitation_uge", "facts", ["fremmednoegler", "noegle_unik"]),
     ("raw_afviste_raekker", "raw", ["ingen_afviste_raekker"]),
@@ -91,3 +91,21 @@ def test_folder_equals_layer_equals_group():
             seen.add(name)
             assert graph.get(key).group_name == folder == _layer(name), (name, module)
     assert seen == {name for name, _, _ in GRAPH}
+
+
+def test_checks_of_monthly_assets_are_per_month():
+    """A monthly asset's checks are partitioned like the asset (core/checks.py), so each month's
+    status is its own; checks of unpartitioned assets and the overdue signal are not."""
+    graph = defs.resolve_asset_graph()
+    per_month = set()
+    for check in graph.asset_check_keys:
+        spec = graph.get_check_spec(check)
+        asset_partitions = graph.get(check.asset_key).partitions_def
+        if spec.partitions_def is not None:
+            assert spec.partitions_def == asset_partitions, check
+            per_month.add(f"{check.asset_key.to_user_string()}.{check.name}")
+        else:
+            assert asset_partitions is None or check.name == "levering_rettidig", check
+    assert "cube_benchmark.afsloeringskontrol" in per_month
+    assert "raw_afviste_raekker.ingen_afviste_raekker" in per_month
+    assert "bdg_samtale_deltager.noegle_unik" in per_month

@@ -5,9 +5,16 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from dfdg_assets.core.partitions import data_months
 from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.assets import benchmark as benchmark_assets
-from dfdg_assets.cubes.assets.benchmark import TABLE, afsloeringskontrol, cube_benchmark
+from dfdg_assets.cubes.assets.benchmark import (
+    TABLE,
+    afsloeringskontrol,
+    audit_published,
+    cube_benchmark,
+)
 from dfdg_assets.generate import generate
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.loader import load
@@ -36,27 +43,40 @@ def test_published_months_pass_the_blocking_check(loaded):
     shown = table.filter(pl.col("antal_ydelsesmodtagere").is_between(1, 4))
     assert shown.height == 0
     assert table["antal_ydelsesmodtagere_undertrykt"].sum() > 0  # Læsø is tiny: something is hidden
+    instance = open_instance(loaded)
+    run = instance.get_runs(filters=dg.RunsFilter(job_name="udrul_maaneder"), limit=1)[0]
     evaluations = [
         e
-        for e in open_instance(loaded)
-        .get_records_for_run(
-            open_instance(loaded)
-            .get_runs(filters=dg.RunsFilter(job_name="udrul_maaneder"), limit=1)[0]
-            .run_id
-        )
-        .records
+        for e in instance.get_records_for_run(run.run_id, limit=100_000).records
         if e.event_log_entry.dagster_event
         and e.event_log_entry.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    by_check = {
-        (d.asset_key.path[-1], d.check_name): d.passed
-        for d in (e.event_log_entry.dagster_event.event_specific_data for e in evaluations)
-    }
-    # the disclosure audit, and the key and foreign-key checks of every fact, all pass
-    facts = ("fct_visitation_uge", "fct_aktivitet_uge", "fct_samtale_uge")
+    by_check: dict[tuple[str, str], dict[str | None, bool]] = {}
+    for d in (e.event_log_entry.dagster_event.event_specific_data for e in evaluations):
+        by_check.setdefault((d.asset_key.path[-1], d.check_name), {})[d.partition] = d.passed
+    # the disclosure audit and the key and foreign-key checks of every monthly fact, bridge and
+    # time dimension pass, each reported for every month of the roll-out
+    first = run.tags["dagster/asset_partition_range_start"]
+    last = run.tags["dagster/asset_partition_range_end"]
+    assert first <= "2019-12-01" and last == "2020-02-01"
+    months = set(data_months.get_partition_keys_in_range(dg.PartitionKeyRange(first, last)))
+    monthly = (
+        "fct_visitation_uge",
+        "fct_aktivitet_uge",
+        "fct_samtale_uge",
+        "bdg_samtale_deltager",
+        "fct_borger_ydelse_uge",
+        "fct_befolkning_16_66",
+        "dim_tid_dag",
+    )
     assert by_check == {
-        ("cube_benchmark", "afsloeringskontrol"): True,
-        **{(f, c): True for f in facts for c in ("noegle_unik", "fremmednoegler")},
+        ("cube_benchmark", "afsloeringskontrol"): dict.fromkeys(months, True),
+        ("dim_tid_uge", "noegle_unik"): dict.fromkeys(months, True),
+        **{
+            (f, c): dict.fromkeys(months, True)
+            for f in monthly
+            for c in ("noegle_unik", "fremmednoegler")
+        },
     }
 
 
@@ -85,17 +105,44 @@ def test_an_under_suppressed_table_fails_the_check(loaded, tmp_path):
         .otherwise(pl.col("antal_ydelsesmodtagere_undertrykt"))
         .alias("antal_ydelsesmodtagere_undertrykt"),
     )
-    copy = Warehouse(tmp_path / "wh")
+    # the check over a range of months, in one run on a real instance: the tampered month fails
+    # (blocking, ERROR) naming that month; the others pass
+    root = DataRoot.of(tmp_path / "root")
+    root.inbox.mkdir(parents=True)
+    copy = Warehouse(root.warehouse)
+    for m in ("2019-12", "2020-02"):
+        copy.write(TABLE, wh.read(TABLE, [m]), m)
     copy.write(TABLE, tampered, "2020-01")
-    result = afsloeringskontrol(data_root=DataRootResource(root=str(tmp_path / "root")))
-    # the resource points at an empty root: nothing published, nothing to fail
-    assert result.passed
-    root = tmp_path / "root"
-    (root / "warehouse").mkdir(parents=True)
-    Warehouse(root / "warehouse").write(TABLE, tampered, "2020-01")
-    result = afsloeringskontrol(data_root=DataRootResource(root=str(root)))
-    assert not result.passed
-    assert result.metadata["brud"].value >= 1
+    (tmp_path / "home").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"))
+    result = dg.materialize(
+        [cube_benchmark, afsloeringskontrol],
+        selection=dg.AssetSelection.checks(afsloeringskontrol),
+        resources={"data_root": DataRootResource(root=str(root.root))},
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": "2019-12-01",
+            "dagster/asset_partition_range_end": "2020-02-01",
+        },
+        raise_on_error=False,
+    )
+    assert not result.success  # blocking
+    evaluations = {
+        e.event_specific_data.partition: e.event_specific_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+    assert {p: e.passed for p, e in evaluations.items()} == {
+        "2019-12-01": True,
+        "2020-01-01": False,
+        "2020-02-01": True,
+    }
+    bad = evaluations["2020-01-01"]
+    assert bad.severity == dg.AssetCheckSeverity.ERROR and bad.blocking
+    assert bad.description.startswith("2020-01: ") and "2020-02" not in bad.description
+    assert bad.metadata["brud"].value >= 1
+    # the pure audit: nothing published, nothing to audit
+    assert audit_published(Warehouse(tmp_path / "empty"), ["2020-01"]) == {}
 
 
 def test_a_failing_audit_blocks_publication(loaded, monkeypatch):

@@ -112,21 +112,20 @@ def test_every_table_asset_describes_its_columns_and_grain():
 
 
 def test_key_check_names_the_failing_month():
-    from types import SimpleNamespace
-
     import polars as pl
 
-    from dfdg_assets.facts.assets import _KeyCheck
-    from dfdg_assets.facts.keys import KEYS
+    from dfdg_assets.facts.keys import KEYS, KeyCheck
 
-    stub = SimpleNamespace(warehouse=SimpleNamespace(partitions=lambda _t: []))
-    check = _KeyCheck("fct_visitation_uge", stub)
+    check = KeyCheck("fct_visitation_uge", lambda _t, _m, _c: None)
     key = KEYS["fct_visitation_uge"][0]
     ok = pl.DataFrame({c: [1, 2] if i == 0 else ["a", "a"] for i, c in enumerate(key)})
     bad = pl.DataFrame({c: [1, 1] if i == 0 else ["a", "a"] for i, c in enumerate(key)})
     check.add(ok, "2020-01")
     check.add(bad, "2020-02")
-    unique = check.results()[0]
-    assert not unique.passed and unique.severity == dg.AssetCheckSeverity.ERROR
-    assert unique.metadata["fejlende_maaneder"].value == "2020-02 (1)"
-    assert "2020-02" in unique.description and "2020-01" not in unique.description
+    unique = check.verdicts()["noegle_unik"]
+    assert unique["2020-01"].passed
+    assert (
+        not unique["2020-02"].passed and unique["2020-02"].severity == dg.AssetCheckSeverity.ERROR
+    )
+    assert unique["2020-02"].metadata["dubletter"] == 1
+    assert unique["2020-02"].description.startswith("2020-02:")

@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 
+from dfdg_assets.core.checks import partitioned_like
 from dfdg_assets.core.grain import GRAIN
 from dfdg_assets.core.guard import personal_data_guard
 from dfdg_assets.core.partitions import data_months
@@ -51,6 +52,15 @@ def _partitioning(partitioned: bool) -> dict[str, Any]:
     return {"partitions_def": data_months, "backfill_policy": dg.BackfillPolicy.single_run()}
 
 
+def _checks(
+    specs: Sequence[dg.AssetCheckSpec] | None, partitioned: bool
+) -> list[dg.AssetCheckSpec] | None:
+    """A monthly asset's checks are evaluated per month (core/checks.py)."""
+    if not specs:
+        return None
+    return partitioned_like(specs, _partitioning(partitioned).get("partitions_def"))
+
+
 def warehouse_asset(
     name: str,
     group: str,
@@ -75,7 +85,7 @@ def warehouse_asset(
             op_tags=WRITER_TAG,
             description=description or grain_description(name, lead),
             metadata=meta,
-            check_specs=list(check_specs) if check_specs else None,
+            check_specs=_checks(check_specs, partitioned),
             **_partitioning(partitioned),
         )(guarded(fn))
 
@@ -96,7 +106,7 @@ def warehouse_multi_asset(
         return dg.multi_asset(
             name=name,
             specs=list(specs),
-            check_specs=list(check_specs),
+            check_specs=_checks(check_specs, partitioned) or [],
             can_subset=can_subset,
             op_tags=WRITER_TAG,
             **_partitioning(partitioned),

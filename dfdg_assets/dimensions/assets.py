@@ -6,12 +6,14 @@ import pandera.polars as pa
 import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
+from dfdg_assets.core.checks import all_month_evaluations, result
 from dfdg_assets.core.cpr import surrogate_keys
 from dfdg_assets.core.publishing import publish_months, publish_table
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.weeks import day_frame, month_of_key, week_frame
 from dfdg_assets.dimensions import build
+from dfdg_assets.facts.keys import KeyCheck, key_checks, warehouse_reader
 from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import raw_schema
 from dfdg_assets.raw.ingest import raw_table, versions
@@ -33,26 +35,41 @@ DAY_SCHEMA = table_schema(
 )
 
 
-@warehouse_asset("dim_tid_uge", "dimensions", partitioned=True)
-def dim_tid_uge(
-    context: dg.AssetExecutionContext, data_root: DataRootResource
-) -> dg.MaterializeResult:
+def _publish_checked_months(context, data_root: DataRootResource, name: str, schema, build):
+    """Publish the run's months and report the key checks of each month (facts/keys.py)."""
+    checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
+    frames = ((m, build([m])) for m in (month_of_key(k) for k in context.partition_keys))
+    yield publish_months(data_root, name, checks.watch(frames), schema, context)
+    yield from all_month_evaluations(context, name, checks.verdicts())
+
+
+def _checked(data_root: DataRootResource, name: str, df: pl.DataFrame, schema) -> dict:
+    """Check the keys of an unpartitioned dimension (counts only), then publish it."""
+    checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
+    checks.add(df)
+    meta = publish_table(data_root, name, df, schema)
+    results = [result(name, c, v[""]) for c, v in checks.verdicts().items()]
+    return {"metadata": meta, "check_results": results}
+
+
+@warehouse_asset(
+    "dim_tid_uge", "dimensions", partitioned=True, check_specs=key_checks("dim_tid_uge")
+)
+def dim_tid_uge(context: dg.AssetExecutionContext, data_root: DataRootResource):
     """ISO weeks with the month, quarter and year they belong to (by their Sunday)."""
-    months = [month_of_key(k) for k in context.partition_keys]
-    return publish_months(
-        data_root, "dim_tid_uge", {m: week_frame([m]) for m in months}, WEEK_SCHEMA, context
-    )
+    yield from _publish_checked_months(context, data_root, "dim_tid_uge", WEEK_SCHEMA, week_frame)
 
 
-@warehouse_asset("dim_tid_dag", "dimensions", partitioned=True)
-def dim_tid_dag(
-    context: dg.AssetExecutionContext, data_root: DataRootResource
-) -> dg.MaterializeResult:
+@warehouse_asset(
+    "dim_tid_dag",
+    "dimensions",
+    deps=["dim_tid_uge"],
+    partitioned=True,
+    check_specs=key_checks("dim_tid_dag"),
+)
+def dim_tid_dag(context: dg.AssetExecutionContext, data_root: DataRootResource):
     """Calendar days of the weeks belonging to each data month."""
-    months = [month_of_key(k) for k in context.partition_keys]
-    return publish_months(
-        data_root, "dim_tid_dag", {m: day_frame([m]) for m in months}, DAY_SCHEMA, context
-    )
+    yield from _publish_checked_months(context, data_root, "dim_tid_dag", DAY_SCHEMA, day_frame)
 
 
 KOMMUNE_SCHEMA = table_schema(
@@ -76,19 +93,21 @@ REGION_SCHEMA = table_schema(
 )
 
 
-@warehouse_asset("dim_kommune", "dimensions")
+@warehouse_asset(
+    "dim_kommune", "dimensions", deps=["dim_region"], check_specs=key_checks("dim_kommune")
+)
 def dim_kommune(data_root: DataRootResource) -> dg.MaterializeResult:
     """The 98 municipalities with their regions (reference data shipped with the product)."""
     return dg.MaterializeResult(
-        metadata=publish_table(data_root, "dim_kommune", build.dim_kommune(), KOMMUNE_SCHEMA)
+        **_checked(data_root, "dim_kommune", build.dim_kommune(), KOMMUNE_SCHEMA)
     )
 
 
-@warehouse_asset("dim_region", "dimensions")
+@warehouse_asset("dim_region", "dimensions", check_specs=key_checks("dim_region"))
 def dim_region(data_root: DataRootResource) -> dg.MaterializeResult:
     """The 5 regions (reference data shipped with the product)."""
     return dg.MaterializeResult(
-        metadata=publish_table(data_root, "dim_region", build.dim_region(), REGION_SCHEMA)
+        **_checked(data_root, "dim_region", build.dim_region(), REGION_SCHEMA)
     )
 
 
@@ -120,7 +139,9 @@ def _stg(wh, name: str) -> pl.LazyFrame:
         "stg_visitation",
         "stg_aktivitet",
         "stg_samtale",
+        "dim_kommune",
     ],
+    check_specs=key_checks("dim_organisation"),
 )
 def dim_organisation(data_root: DataRootResource) -> dg.MaterializeResult:
     """Organisations in every role (ansvarlig, aktiverende, visiterende, indkaldende)."""
@@ -136,9 +157,9 @@ def dim_organisation(data_root: DataRootResource) -> dg.MaterializeResult:
     df = build.dim_organisation(
         wh.scan(raw_table("organisation"), schema=raw_schema(contract.ORGANISATION)), refs
     )
-    meta = publish_table(data_root, "dim_organisation", df, ORG_SCHEMA)
-    meta["ukendte_organisationer"] = int(df["ukendt"].sum())
-    return dg.MaterializeResult(metadata=meta)
+    out = _checked(data_root, "dim_organisation", df, ORG_SCHEMA)
+    out["metadata"]["ukendte_organisationer"] = int(df["ukendt"].sum())
+    return dg.MaterializeResult(**out)
 
 
 EDU_SCHEMA = table_schema(
@@ -158,6 +179,7 @@ EDU_SCHEMA = table_schema(
     "dim_uddannelse",
     "dimensions",
     deps=[raw_table("uddannelse"), "beskaer_opbevaring", "stg_aktivitet"],
+    check_specs=key_checks("dim_uddannelse"),
 )
 def dim_uddannelse(data_root: DataRootResource) -> dg.MaterializeResult:
     """AMU and DUN education codes with titles (the seed's AMU dimension)."""
@@ -166,9 +188,9 @@ def dim_uddannelse(data_root: DataRootResource) -> dg.MaterializeResult:
     df = build.dim_uddannelse(
         wh.scan(raw_table("uddannelse"), schema=raw_schema(contract.UDDANNELSE)), refs
     )
-    meta = publish_table(data_root, "dim_uddannelse", df, EDU_SCHEMA)
-    meta["ukendte_koder"] = int(df["ukendt"].sum())
-    return dg.MaterializeResult(metadata=meta)
+    out = _checked(data_root, "dim_uddannelse", df, EDU_SCHEMA)
+    out["metadata"]["ukendte_koder"] = int(df["ukendt"].sum())
+    return dg.MaterializeResult(**out)
 
 
 BORGER_SCHEMA = table_schema(
@@ -196,7 +218,9 @@ BORGER_SCHEMA = table_schema(
         raw_table("aktivitet"),
         raw_table("samtale"),
         raw_table("ydelse"),
+        "dim_kommune",
     ],
+    check_specs=key_checks("dim_borger"),
 )
 def dim_borger(data_root: DataRootResource) -> dg.MaterializeResult:
     """Citizens: the one place CPR numbers and names are kept; facts carry `borger_key`."""
@@ -215,9 +239,9 @@ def dim_borger(data_root: DataRootResource) -> dg.MaterializeResult:
     df = build.dim_borger(
         wh.scan(raw_table("borger"), schema=raw_schema(contract.BORGER)), refs, keys
     )
-    meta = publish_table(data_root, "dim_borger", df, BORGER_SCHEMA)
-    meta["uden_for_folkeregister"] = int((~df["i_folkeregister"]).sum())
-    return dg.MaterializeResult(metadata=meta)
+    out = _checked(data_root, "dim_borger", df, BORGER_SCHEMA)
+    out["metadata"]["uden_for_folkeregister"] = int((~df["i_folkeregister"]).sum())
+    return dg.MaterializeResult(**out)
 
 
 INGEST_DIMENSIONS = [dim_kommune, dim_region, dim_organisation, dim_uddannelse, dim_borger]

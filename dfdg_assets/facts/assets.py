@@ -5,10 +5,11 @@ import dagster as dg
 import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
+from dfdg_assets.core.checks import all_month_evaluations
 from dfdg_assets.core.publishing import publish_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.weeks import month_of_key
-from dfdg_assets.facts.keys import KEYS, duplicate_keys, orphans
+from dfdg_assets.facts.keys import KeyCheck, key_checks, warehouse_reader
 from dfdg_assets.facts.schemas import (
     ACTIVITY_WEEK_COLS,
     CONVERSATION_WEEK_COLS,
@@ -39,86 +40,6 @@ def _months(context: dg.AssetExecutionContext, data_root: DataRootResource) -> l
     return months
 
 
-def _key_checks(name: str) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(
-            "noegle_unik",
-            asset=name,
-            description=f"The key {', '.join(KEYS[name][0])} is unique in every month written.",
-        ),
-        dg.AssetCheckSpec(
-            "fremmednoegler",
-            asset=name,
-            description="Every foreign key resolves to a dimension member (surrogate keys, municipality, week, organisation, education).",
-        ),
-    ]
-
-
-class _KeyCheck:
-    """Counts duplicate keys and orphan foreign keys month by month (only counts are kept), and
-    names the months that failed, so the operator sees which month to look at."""
-
-    def __init__(self, name: str, data_root: DataRootResource):
-        self.name = name
-        self.key, self.fks = KEYS[name]
-        wh = data_root.warehouse
-        self.dims = {d: wh.read(d) for _, d, _ in self.fks if wh.partitions(d)}
-        self.duplicates = 0
-        self.duplicate_months: dict[str, int] = {}
-        self.orphan_months: dict[str, int] = {}
-        self.missing: dict[str, int] = {
-            f"{'+'.join(c)} -> {d}": -1 for c, d, _ in self.fks if d not in self.dims
-        }  # -1: the dimension is not built yet
-
-    def add(self, df: pl.DataFrame, month: str = "") -> None:
-        dups = duplicate_keys(df, self.key)
-        self.duplicates += dups
-        if dups:
-            self.duplicate_months[month] = dups
-        for cols, dim, dim_cols in self.fks:
-            if dim in self.dims:
-                n = orphans(df, cols, self.dims[dim], dim_cols)
-                if n:
-                    label = f"{'+'.join(cols)} -> {dim}"
-                    self.missing[label] = self.missing.get(label, 0) + n
-                    self.orphan_months[month] = self.orphan_months.get(month, 0) + n
-
-    @staticmethod
-    def _months(counts: dict[str, int]) -> str:
-        shown = ", ".join(f"{m} ({n})" for m, n in sorted(counts.items())[:12])
-        return shown + (" …" if len(counts) > 12 else "") if counts else "ingen"
-
-    def results(self) -> list[dg.AssetCheckResult]:
-        return [
-            dg.AssetCheckResult(
-                check_name="noegle_unik",
-                asset_key=self.name,
-                passed=self.duplicates == 0,
-                severity=dg.AssetCheckSeverity.ERROR,
-                description=None
-                if not self.duplicates
-                else f"Dubletnøgler i {self._months(self.duplicate_months)}",
-                metadata={
-                    "dubletter": self.duplicates,
-                    "fejlende_maaneder": self._months(self.duplicate_months),
-                },
-            ),
-            dg.AssetCheckResult(
-                check_name="fremmednoegler",
-                asset_key=self.name,
-                passed=not self.missing,
-                severity=dg.AssetCheckSeverity.ERROR,
-                description=None
-                if not self.missing
-                else f"Uopfyldte fremmednøgler i {self._months(self.orphan_months)}",
-                metadata={
-                    "uopfyldte": dg.MetadataValue.json(self.missing),
-                    "fejlende_maaneder": self._months(self.orphan_months),
-                },
-            ),
-        ]
-
-
 def _rollout_asset(name: str, deps: list[str], build, schema, cols):
     @warehouse_asset(
         name,
@@ -132,23 +53,15 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
             "dim_uddannelse",
         ],
         partitioned=True,
-        check_specs=_key_checks(name),
+        check_specs=key_checks(name),
     )
-    def _asset(
-        context: dg.AssetExecutionContext, data_root: DataRootResource
-    ) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, data_root: DataRootResource):
         months = _months(context, data_root)
         source = build(data_root)
-        checks = _KeyCheck(name, data_root)
-
-        def frames():
-            for m in months:
-                df = source(m).select(list(cols)).collect()
-                checks.add(df, m)
-                yield m, df
-
-        result = publish_months(data_root, name, frames(), schema, context)
-        return dg.MaterializeResult(metadata=result.metadata, check_results=checks.results())
+        checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
+        frames = ((m, source(m).select(list(cols)).collect()) for m in months)
+        yield publish_months(data_root, name, checks.watch(frames), schema, context)
+        yield from all_month_evaluations(context, name, checks.verdicts())
 
     return _asset
 
@@ -202,10 +115,9 @@ fct_samtale_uge = _rollout_asset(
     "facts",
     deps=["fct_samtale_uge", "stg_samtale_deltager"],
     partitioned=True,
+    check_specs=key_checks("bdg_samtale_deltager"),
 )
-def bdg_samtale_deltager(
-    context: dg.AssetExecutionContext, data_root: DataRootResource
-) -> dg.MaterializeResult:
+def bdg_samtale_deltager(context: dg.AssetExecutionContext, data_root: DataRootResource):
     """Participants of the month's held conversations (0..n per conversation)."""
     wh = data_root.warehouse
     participants = (
@@ -225,7 +137,15 @@ def bdg_samtale_deltager(
             .with_columns(pl.lit(m).alias("maaned"))
             .sort("samtale_id", "deltagertype")
         )
-    return publish_months(data_root, "bdg_samtale_deltager", frames, participant_schema(), context)
+    checks = KeyCheck("bdg_samtale_deltager", warehouse_reader(wh))
+    yield publish_months(
+        data_root,
+        "bdg_samtale_deltager",
+        checks.watch(frames.items()),
+        participant_schema(),
+        context,
+    )
+    yield from all_month_evaluations(context, "bdg_samtale_deltager", checks.verdicts())
 
 
 ROLLOUT_FACTS = [fct_visitation_uge, fct_aktivitet_uge, fct_samtale_uge, bdg_samtale_deltager]

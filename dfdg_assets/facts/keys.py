@@ -1,11 +1,21 @@
-"""Key and foreign-key checks of the fact tables, as pure polars (counts only, never values)."""
+"""Key and foreign-key checks of the fact, bridge and dimension tables, as polars (counts only,
+never values): `noegle_unik` (the key is unique and never null) and `fremmednoegler` (every
+non-null foreign key resolves to a member of the table it refers to). Both are ERROR: a broken key
+is wrong data the operator must act on (re-run the month, or report the delivery)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+
+import dagster as dg
 import polars as pl
 
-# fact -> (key columns, [(columns, dimension table, dimension columns)])
-KEYS: dict[str, tuple[list[str], list[tuple[list[str], str, list[str]]]]] = {
+from dfdg_assets.core.checks import ERROR, Verdict
+
+FK = tuple[list[str], str, list[str]]  # (columns, referenced table, its columns)
+
+# table -> (key columns, foreign keys)
+KEYS: dict[str, tuple[list[str], list[FK]]] = {
     "fct_visitation_uge": (
         ["forloeb_id", "uge"],
         [
@@ -40,11 +50,42 @@ KEYS: dict[str, tuple[list[str], list[tuple[list[str], str, list[str]]]]] = {
             (["indkaldende_org_id"], "dim_organisation", ["org_id"]),
         ],
     ),
+    "bdg_samtale_deltager": (
+        ["samtale_id", "deltagertype"],
+        [(["samtale_id"], "fct_samtale_uge", ["samtale_id"])],
+    ),
+    "fct_borger_ydelse_uge": (
+        ["borger_key", "uge", "beskaeftigelsesydelse"],
+        [
+            (["borger_key"], "dim_borger", ["borger_key"]),
+            (["uge"], "dim_tid_uge", ["uge"]),
+        ],
+    ),
+    "fct_befolkning_16_66": (
+        ["kommunekode"],
+        [(["kommunekode"], "dim_kommune", ["kommunekode"])],
+    ),
+    "dim_tid_uge": (["uge"], []),
+    "dim_tid_dag": (["dato"], [(["uge"], "dim_tid_uge", ["uge"])]),
+    "dim_region": (["regionskode"], []),
+    "dim_kommune": (["kommunekode"], [(["regionskode"], "dim_region", ["regionskode"])]),
+    "dim_organisation": (["org_id"], [(["kommunekode"], "dim_kommune", ["kommunekode"])]),
+    "dim_uddannelse": (["uddannelse_key"], []),
+    "dim_borger": (["borger_key"], [(["kommunekode"], "dim_kommune", ["kommunekode"])]),
 }
+
+# Referenced tables read for the checked month only: a bridge row of month M refers to a
+# conversation held in M.
+SAME_MONTH = frozenset({"fct_samtale_uge"})
 
 
 def duplicate_keys(df: pl.DataFrame, key: list[str]) -> int:
     return df.height - df.select(key).unique().height
+
+
+def null_keys(df: pl.DataFrame, key: list[str]) -> int:
+    """Rows with a null in any key column."""
+    return df.height - df.select(key).drop_nulls().height if df.height else 0
 
 
 def orphans(df: pl.DataFrame, cols: list[str], dim: pl.DataFrame, dim_cols: list[str]) -> int:
@@ -54,3 +95,114 @@ def orphans(df: pl.DataFrame, cols: list[str], dim: pl.DataFrame, dim_cols: list
         return 0
     members = dim.select([pl.col(d).alias(c) for c, d in zip(cols, dim_cols, strict=True)]).unique()
     return present.join(members, on=cols, how="anti", nulls_equal=True).height
+
+
+def key_checks(name: str) -> list[dg.AssetCheckSpec]:
+    """The check specs of a table in KEYS (per month when the table is monthly)."""
+    key, fks = KEYS[name]
+    specs = [
+        dg.AssetCheckSpec(
+            "noegle_unik",
+            asset=name,
+            description=f"ERROR when the key ({', '.join(key)}) is duplicated or null; names the month.",
+        )
+    ]
+    if fks:
+        targets = ", ".join(dict.fromkeys(t for _, t, _ in fks))
+        specs.append(
+            dg.AssetCheckSpec(
+                "fremmednoegler",
+                asset=name,
+                description=f"ERROR when a foreign key has no member in {targets}; names the month.",
+            )
+        )
+    return specs
+
+
+Reader = Callable[[str, str | None, list[str]], pl.DataFrame | None]
+"""`read(table, month, columns)`: those columns of a referenced table (one month of it, or all
+months when month is None), None when it is not built."""
+
+
+class KeyCheck:
+    """`noegle_unik` and `fremmednoegler` of one table, month by month: `add(df, month)` counts,
+    `verdicts()` gives each check's Verdict per month (counts only). An unpartitioned table is
+    added under the month ""."""
+
+    def __init__(self, name: str, read: Reader):
+        self.name = name
+        self.key, self.fks = KEYS[name]
+        self._read = read
+        self._whole: dict[str, pl.DataFrame | None] = {}
+        self._cols: dict[str, list[str]] = {}
+        for _, table, ref_cols in self.fks:
+            self._cols[table] = list(dict.fromkeys([*self._cols.get(table, []), *ref_cols]))
+        self.unique: dict[str, Verdict] = {}
+        self.foreign: dict[str, Verdict] = {}
+
+    def _ref(self, table: str, month: str) -> pl.DataFrame | None:
+        if table in SAME_MONTH:
+            return self._read(table, month, self._cols[table])
+        if table not in self._whole:
+            self._whole[table] = self._read(table, None, self._cols[table])
+        return self._whole[table]
+
+    def add(self, df: pl.DataFrame, month: str = "") -> pl.DataFrame:
+        at = f"{month}: " if month else ""
+        dups, nulls = duplicate_keys(df, self.key), null_keys(df, self.key)
+        self.unique[month] = Verdict(
+            passed=not (dups or nulls),
+            severity=ERROR,
+            description=None
+            if not (dups or nulls)
+            else f"{at}{dups} dubletnøgler, {nulls} rækker uden nøgle ({', '.join(self.key)})",
+            metadata={
+                "maaned": month,
+                "raekker": df.height,
+                "dubletter": dups,
+                "uden_noegle": nulls,
+            },
+        )
+        if self.fks:
+            missing: dict[str, int] = {}
+            for cols, table, ref_cols in self.fks:
+                label = f"{'+'.join(cols)} -> {table}"
+                ref = self._ref(table, month)
+                if ref is None:
+                    missing[label] = -1  # the referenced table is not built (for this month)
+                elif n := orphans(df, cols, ref, ref_cols):
+                    missing[label] = n
+            shown = ", ".join(
+                f"{k} ({'ikke bygget' if n < 0 else n})" for k, n in sorted(missing.items())
+            )
+            self.foreign[month] = Verdict(
+                passed=not missing,
+                severity=ERROR,
+                description=None if not missing else f"{at}uopfyldte fremmednøgler: {shown}",
+                metadata={"maaned": month, "raekker": df.height, "uopfyldte": missing},
+            )
+        return df
+
+    def watch(
+        self, frames: Iterable[tuple[str, pl.DataFrame]]
+    ) -> Iterator[tuple[str, pl.DataFrame]]:
+        """Pass (month, frame) pairs through, counting each month on the way."""
+        for month, df in frames:
+            yield month, self.add(df, month)
+
+    def verdicts(self) -> dict[str, dict[str, Verdict]]:
+        out = {"noegle_unik": self.unique}
+        if self.fks:
+            out["fremmednoegler"] = self.foreign
+        return out
+
+
+def warehouse_reader(wh) -> Reader:
+    """Read referenced tables from the warehouse (None when not built)."""
+
+    def read(table: str, month: str | None, cols: list[str]) -> pl.DataFrame | None:
+        if month is None:
+            return wh.scan(table).select(cols).collect() if wh.partitions(table) else None
+        return wh.scan(table, [month]).select(cols).collect() if wh.has(table, month) else None
+
+    return read

@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from dfdg_assets.core.assets import table_spec, warehouse_multi_asset
+from dfdg_assets.core.checks import Verdict, month_evaluations
 from dfdg_assets.core.privacy import redact
 from dfdg_assets.core.publishing import month_metadata
 from dfdg_assets.core.resources import DataRootResource
@@ -16,6 +17,7 @@ from dfdg_assets.core.schemas import SchemaViolation
 from dfdg_assets.core.weeks import month_of_key
 from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.errors import DeliveryHeld, DeliveryRejected
+from dfdg_assets.raw import row_checks
 from dfdg_assets.raw.ingest import REJECTED_TABLE, IngestedDelivery, ingest_delivery, raw_table
 
 TAG_DELIVERY = "dfdg/levering"
@@ -49,12 +51,15 @@ _CHECKS = [
     dg.AssetCheckSpec(
         "ingen_afviste_raekker",
         asset=REJECTED_TABLE,
-        description="Warns when a delivery had rows rejected by row-level faults (R12).",
+        description="Per delivery month: WARN when rows were rejected by row-level faults (R12) "
+        "and the delivery loaded; ERROR when the month's delivery was held back (over 1 %) or "
+        "rejected.",
     ),
     dg.AssetCheckSpec(
         "kendte_kodevaerdier",
         asset=raw_table("visitation"),
-        description="Warns when a delivery carries values outside the known value lists (loaded, flagged).",
+        description="Per delivery month: WARN when a delivery carries values outside the known "
+        "value lists (loaded, flagged).",
     ),
 ]
 
@@ -106,6 +111,7 @@ def raw_levering(
     delivery; row-level faults go to raw_afviste_raekker; over 1 % rejected holds it back."""
     done: list[IngestedDelivery] = []
     failed: dict[str, str] = {}
+    rejected_rows: dict[str, Verdict] = {}
     wh = data_root.warehouse
     for key in context.partition_keys:
         month = month_of_key(key)
@@ -113,6 +119,7 @@ def raw_levering(
             d = ingest_delivery(data_root.inbox / month, wh, config.accepter_afviste_raekker)
         except (DeliveryRejected, DeliveryHeld, SchemaViolation) as e:
             failed[month] = str(e)
+            rejected_rows[month] = row_checks.not_loaded(month, e)
             context.log.error(str(e))
             continue
         data_root.publish(d.frames)
@@ -133,6 +140,7 @@ def raw_levering(
             f"{month}: indlæst, {d.rejected_total} rækker afvist, berører måneder fra {d.affected_from}"
         )
         done.append(d)
+        rejected_rows[month] = row_checks.rejected_rows(d)
 
     if done:
         loaded = wh.partitions(raw_table("visitation"))
@@ -144,8 +152,9 @@ def raw_levering(
             tags[TAG_ACCEPTED] = "ja"
         context.instance.add_run_tags(context.run_id, tags)
 
+    known = {d.month: row_checks.known_values(d) for d in done}
     if failed:
-        # Record what did load, then fail naming every month that did not.
+        # Record what did load and each month's checks, then fail naming every month that did not.
         context.instance.add_run_tags(context.run_id, {TAG_REJECTED: "ja"})
         for d in done:
             for spec in _SPECS:
@@ -156,6 +165,12 @@ def raw_levering(
                         metadata=_month_metadata(d, spec.key.path[-1]),
                     )
                 )
+        for check, asset, verdicts in (
+            ("ingen_afviste_raekker", REJECTED_TABLE, rejected_rows),
+            ("kendte_kodevaerdier", raw_table("visitation"), known),
+        ):
+            for evaluation in month_evaluations(context, asset, check, verdicts, output=False):
+                context.log_event(evaluation)
         raise dg.Failure(
             description="; ".join(failed[m] for m in sorted(failed)),
             metadata={"afviste_leveringer": sorted(failed)},
@@ -170,29 +185,5 @@ def raw_levering(
             month_metadata(context, d.month, meta, asset_key=spec.key)
         yield dg.MaterializeResult(asset_key=spec.key)
 
-    rejected = sum(d.rejected_total for d in done)
-    yield dg.AssetCheckResult(
-        asset_key=REJECTED_TABLE,
-        check_name="ingen_afviste_raekker",
-        passed=rejected == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "afviste_raekker": rejected,
-            **{
-                f"{d.month}/{name}": s["afvist"]
-                for d in done
-                for name, s in d.stats.items()
-                if s["afvist"]
-            },
-        },
-    )
-    unknown = [w for d in done for w in d.warnings if "ukendte værdier" in w]
-    yield dg.AssetCheckResult(
-        asset_key=raw_table("visitation"),
-        check_name="kendte_kodevaerdier",
-        passed=not unknown,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "advarsler": dg.MetadataValue.md("\n".join(f"- {w}" for w in unknown[:50]) or "ingen")
-        },
-    )
+    yield from month_evaluations(context, REJECTED_TABLE, "ingen_afviste_raekker", rejected_rows)
+    yield from month_evaluations(context, raw_table("visitation"), "kendte_kodevaerdier", known)

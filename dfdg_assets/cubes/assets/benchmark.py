@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
+from dfdg_assets.core.checks import ERROR, Verdict, month_evaluations
 from dfdg_assets.core.privacy import PersonalDataSafeError
 from dfdg_assets.core.publishing import month_metadata
 from dfdg_assets.core.resources import DataRootResource
@@ -148,20 +149,39 @@ def month_summary(df: pl.DataFrame) -> dict:
     return meta
 
 
+def audit_published(wh, months: list[str]) -> dict[str, Verdict]:
+    """Audit each published month against the disclosure rules (where and which rule, never a
+    value). ERROR: a month that shows what must be hidden must be withdrawn or republished."""
+    out = {}
+    for m in months:
+        table = wh.read(TABLE, [m], schema=COLUMNS) if wh.has(TABLE, m) else None
+        if table is None:
+            continue  # nothing published for the month: nothing to audit
+        problems = audit(table.drop("publiceret", "revision")) if table.height else []
+        out[m] = Verdict(
+            passed=not problems,
+            severity=ERROR,
+            description=None
+            if not problems
+            else f"{m}: {len(problems)} brud på diskretionsreglerne",
+            metadata={
+                "maaned": m,
+                "brud": len(problems),
+                "eksempler": dg.MetadataValue.md(
+                    "\n".join(f"- {p}" for p in problems[:20]) or "ingen"
+                ),
+            },
+        )
+    return out
+
+
 @dg.asset_check(
     asset=cube_benchmark,
     blocking=True,
-    description="Audits the published benchmark against the disclosure rules (no count 1-4 shown, no linked line with exactly one suppressed cell, key figures hidden with their parts).",
+    partitions_def=cube_benchmark.partitions_def,
+    description="Per month, blocking (ERROR): audits the published benchmark against the disclosure rules (no count 1-4 shown, no linked line with exactly one suppressed cell, key figures hidden with their parts).",
 )
-def afsloeringskontrol(data_root: DataRootResource) -> dg.AssetCheckResult:
-    wh = data_root.warehouse
-    table = wh.read(TABLE, schema=COLUMNS)
-    problems = audit(table.drop("publiceret", "revision")) if table.height else []
-    return dg.AssetCheckResult(
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "brud": len(problems),
-            "eksempler": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "ingen"),
-        },
-    )
+def afsloeringskontrol(context: dg.AssetCheckExecutionContext, data_root: DataRootResource):
+    months = [month_of_key(k) for k in context.op_execution_context.partition_keys]
+    verdicts = audit_published(data_root.warehouse, months)
+    yield from month_evaluations(context, TABLE, "afsloeringskontrol", verdicts)

@@ -1,0 +1,129 @@
+"""Asset checks per month (docs/decisions.md, "Checks per month").
+
+Dagster 1.13 partitions asset checks (`AssetCheckSpec(partitions_def=...)`, a preview feature),
+but an `AssetCheckResult` carries no partition: in a run over a range of months (single-run
+backfill) it would be recorded once, for no month. So a monthly check reports one
+`AssetCheckEvaluation` per month of the run, with `partition=` that month's key and the month's
+materialization as its target; Dagster stores the status per partition, the UI shows which month
+failed, and a later run of one month replaces only that month's status.
+
+`Verdict` is what a check found for one month: pass or fail, the severity (ERROR: the data is
+wrong and the operator must act; WARN: informational), a description naming the month, and
+counts only (never a CPR number, name or borger_key)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
+from dfdg_assets.core.weeks import month_of_key
+
+ERROR = dg.AssetCheckSeverity.ERROR
+WARN = dg.AssetCheckSeverity.WARN
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of one check for one month."""
+
+    passed: bool
+    severity: dg.AssetCheckSeverity = ERROR
+    description: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def partitioned_like(
+    specs: Sequence[dg.AssetCheckSpec], partitions_def: dg.PartitionsDefinition | None
+) -> list[dg.AssetCheckSpec]:
+    """The checks of a monthly asset are partitioned like the asset (Dagster requires the same
+    partitions definition); `warehouse_asset` applies this to every check it declares."""
+    if partitions_def is None:
+        return list(specs)
+    with warnings.catch_warnings():  # a preview feature in 1.13, chosen on purpose
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return [s._replace(partitions_def=partitions_def) for s in specs]
+
+
+def _op_context(context: Any) -> dg.OpExecutionContext:
+    return getattr(context, "op_execution_context", context)
+
+
+def _target(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str):
+    """The month's latest materialization: the one this evaluation is about."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records:
+        return None
+    return AssetCheckEvaluationTargetMaterializationData(
+        run_id=records[0].run_id, storage_id=records[0].storage_id, timestamp=records[0].timestamp
+    )
+
+
+def month_evaluations(
+    context: Any,
+    asset: str | dg.AssetKey,
+    check_name: str,
+    verdicts: Mapping[str, Verdict],
+    *,
+    output: bool = True,
+) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
+    """Yield one evaluation per month of the run that has a verdict (`verdicts` maps `YYYY-MM` to
+    a Verdict; a month without one, e.g. a delivery that did not load, is not evaluated), then the
+    check's step output. Yield them after the
+    asset's `MaterializeResult`, so each evaluation targets its month's materialization. Nothing is
+    yielded when the run did not select the check. `output=False` for a failing step that only
+    logs its evaluations (`context.log_event`)."""
+    op = _op_context(context)
+    key = dg.AssetCheckKey(dg.AssetKey.from_coercible(asset), check_name)
+    if key not in op.selected_asset_check_keys:
+        return
+    spec = op.assets_def.get_spec_for_check_key(key)
+    for partition in op.partition_keys:
+        v = verdicts.get(month_of_key(partition))
+        if v is None:
+            continue
+        yield dg.AssetCheckEvaluation(
+            asset_key=key.asset_key,
+            check_name=check_name,
+            passed=v.passed,
+            severity=v.severity,
+            description=v.description,
+            metadata=dict(v.metadata),
+            target_materialization_data=_target(op.instance, key.asset_key, partition),
+            blocking=spec.blocking,
+            partition=partition,
+        )
+    if output:
+        yield dg.Output(None, output_name=op.assets_def.get_output_name_for_asset_check_key(key))
+
+
+def failing_months(verdicts: Mapping[str, Verdict]) -> list[str]:
+    return sorted(m for m, v in verdicts.items() if not v.passed)
+
+
+def all_month_evaluations(
+    context: Any, asset: str | dg.AssetKey, verdicts: Mapping[str, Mapping[str, Verdict]]
+) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
+    """`month_evaluations` of several checks of one asset ({check name: {month: Verdict}})."""
+    for check_name, by_month in verdicts.items():
+        yield from month_evaluations(context, asset, check_name, by_month)
+
+
+def result(asset: str | dg.AssetKey, check_name: str, verdict: Verdict) -> dg.AssetCheckResult:
+    """The result of a check on an unpartitioned asset."""
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=check_name,
+        passed=verdict.passed,
+        severity=verdict.severity,
+        description=verdict.description,
+        metadata=dict(verdict.metadata),
+    )
