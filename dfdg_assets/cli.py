@@ -10,7 +10,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from dfdg_assets.core.privacy import PersonalDataSafeError, redact
 from dfdg_assets.core.settings import DataRoot
@@ -246,12 +246,23 @@ def cmd_instance(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dfdg", description="The DFDG data warehouse")
-    p.error = _one_line_error  # type: ignore[method-assign,assignment]
-    p.add_argument("--data-root", help="data root (default: $DFDG_DATA_ROOT or ./data)")
-    sub = p.add_subparsers(dest="command", required=True)
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Errors of `parser` are one line (exit 2)."""
+    parser.error = _one_line_error  # type: ignore[method-assign,assignment]
+    return parser
+
+
+def _data_root_after_command(parser: argparse.ArgumentParser) -> None:
+    """--data-root also accepted after the command; SUPPRESS keeps the one given before it."""
+    parser.add_argument(
+        "--data-root", default=argparse.SUPPRESS, help="data root (as before the command)"
+    )
+
+
+def _add_generate(sub: Subparsers) -> None:
     g = sub.add_parser("generate", help="write synthetic monthly deliveries (SPEC section 7)")
     g.add_argument(
         "--kommuner", type=_kommuner, default=4, help="number of municipalities, or codes (101,751)"
@@ -269,7 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--out", help="inbox folder (default: the data root's inbox)")
     g.set_defaults(func=cmd_generate)
+    _one_line_errors(g)
 
+
+def _add_load_status_ui(sub: Subparsers) -> None:
     ld = sub.add_parser("load", help="load every pending delivery through the Dagster definitions")
     ld.add_argument("--through", type=_month, help="load deliveries up to and including this month")
     ld.add_argument(
@@ -285,15 +299,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit at once (status 3) when another `dfdg load` holds the data root, instead of waiting",
     )
     ld.set_defaults(func=cmd_load)
-
+    _one_line_errors(ld)
     st = sub.add_parser("status", help="what the warehouse holds and what to do next")
     st.set_defaults(func=cmd_status)
-
     u = sub.add_parser("ui", help="the Dagster UI on the data root (stops cleanly on Ctrl-C)")
     u.add_argument("--port", type=int, default=3000)
     u.add_argument("--host", default="127.0.0.1")
     u.set_defaults(func=cmd_ui)
 
+
+def _add_bench(sub: Subparsers) -> None:
     b = sub.add_parser(
         "bench",
         help="time the visitation roll-out (product vs DuckDB SQL vs pandas) and a typical query",
@@ -314,32 +329,30 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--gentag", type=int, default=1, help="runs per engine; the fastest counts")
     b.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     b.set_defaults(func=cmd_bench)
-    for sp in (g, ld, b):
-        sp.error = _one_line_error  # type: ignore[method-assign,assignment]
+    _one_line_errors(b)
 
+
+def _add_instance_export(sub: Subparsers) -> None:
     ins = sub.add_parser(
         "instance",
         help="(re)write the data root's dagster.yaml from the environment and show it "
         "(DFDG_POSTGRES_URL: PostgreSQL; password masked)",
     )
-    ins.add_argument(  # also accepted after the command, as for query
-        "--data-root", default=argparse.SUPPRESS, help="data root (as before the command)"
-    )
+    _data_root_after_command(ins)
     ins.set_defaults(func=cmd_instance)
-    ins.error = _one_line_error  # type: ignore[method-assign,assignment]
-
+    _one_line_errors(ins)
     ex = sub.add_parser("export", help="write a municipality's data package (SPEC section 6)")
     ex.add_argument("--kommune", type=int, required=True, metavar="K", help="municipality code")
     ex.add_argument("--niveau", choices=["datamart", "dsa"], required=True)
     ex.add_argument("--fra", type=_month, required=True, help="first month (dsa: delivery month)")
     ex.add_argument("--til", type=_month, required=True, help="last month, inclusive")
     ex.add_argument("--out", metavar="DIR", help="folder for the package (default: exports/)")
-    ex.add_argument(  # also accepted after the command, as for query
-        "--data-root", default=argparse.SUPPRESS, help="data root (as before the command)"
-    )
+    _data_root_after_command(ex)
     ex.set_defaults(func=cmd_export)
-    ex.error = _one_line_error  # type: ignore[method-assign,assignment]
+    _one_line_errors(ex)
 
+
+def _add_query(sub: Subparsers) -> None:
     q = sub.add_parser("query", help="query a cube (SPEC section 4); no Dagster start-up")
     q.add_argument("cube", metavar="CUBE", help="dfdg, ydelsesaktivitet or benchmark")
     q.add_argument("--measure", action="append", metavar="M[,M..]", help="measures")
@@ -358,11 +371,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
     q.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
-    q.add_argument(  # also accepted after the command; SUPPRESS keeps the one given before it
-        "--data-root", default=argparse.SUPPRESS, help="data root (as before the command)"
-    )
+    _data_root_after_command(q)
     q.set_defaults(func=cmd_query)
-    q.error = _one_line_error  # type: ignore[method-assign,assignment]  # errors are one line (exit 2)
+    _one_line_errors(q)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _one_line_errors(
+        argparse.ArgumentParser(prog="dfdg", description="The DFDG data warehouse")
+    )
+    p.add_argument("--data-root", help="data root (default: $DFDG_DATA_ROOT or ./data)")
+    sub = p.add_subparsers(dest="command", required=True)
+    _add_generate(sub)
+    _add_load_status_ui(sub)
+    _add_bench(sub)
+    _add_instance_export(sub)
+    _add_query(sub)
     return p
 
 

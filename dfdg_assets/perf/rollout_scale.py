@@ -63,6 +63,56 @@ SMALL_ENGINES = ("polars", "sql", "pandas")
 TIME_BIN = "/usr/bin/time"
 
 
+def _timestamps(
+    rng: np.random.Generator,
+    per_citizen: np.ndarray,
+    first_month: str,
+    last_month: str,
+) -> np.ndarray:
+    """The visitation times: uniform inside a spell per citizen, with same-day (and same-time)
+    repeats of the citizen's previous visitation."""
+    n_citizens, total = len(per_citizen), int(per_citizen.sum())
+    first = month_first_day(first_month)
+    span = (month_last_day(last_month) - first).days + 1
+    epoch_first = (first - dt.date(1970, 1, 1)).days
+    pos = np.arange(total) - np.repeat(np.cumsum(per_citizen) - per_citizen, per_citizen)
+    spell_start = rng.integers(0, span, n_citizens)
+    spell_len = np.minimum(rng.integers(30, 731, n_citizens), span - spell_start)
+    day = np.repeat(spell_start, per_citizen) + (
+        rng.random(total) * np.repeat(spell_len, per_citizen)
+    ).astype(np.int64)
+    seconds = rng.integers(7 * 3600, 16 * 3600, total)
+    same_day = (pos > 0) & (rng.random(total) < 0.06)
+    day[1:][same_day[1:]] = day[:-1][same_day[1:]]
+    same_time = same_day & (rng.random(total) < 1 / 6)
+    seconds[1:][same_time[1:]] = seconds[:-1][same_time[1:]]
+    return (epoch_first + day).astype("datetime64[D]").astype("datetime64[us]") + seconds.astype(
+        "timedelta64[s]"
+    )
+
+
+def _places_and_categories(
+    rng: np.random.Generator, per_citizen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(municipality, benefit group, category) of each visitation: the citizen's own
+    municipality but for 5 % movers, a category fitting the group, 15 % Afmeldt."""
+    pairs = pl.read_csv(REFERENCE / "visitationskategorier.csv")
+    pairs = pairs.filter(pl.col("visitationskategori") != "Afmeldt")
+    kommuner = pl.read_csv(REFERENCE / "kommuner.csv")["kommunekode"].to_numpy()
+    n_citizens, total = len(per_citizen), int(per_citizen.sum())
+    home = rng.choice(kommuner, n_citizens)
+    kommune = np.repeat(home, per_citizen)
+    movers = rng.random(total) < 0.05
+    kommune[movers] = rng.choice(kommuner, int(movers.sum()))
+    pair = rng.integers(0, pairs.height, total)
+    ydelsesgruppe = pairs["ydelsesgruppe"].to_numpy()[pair]
+    kategori = pairs["visitationskategori"].to_numpy()[pair].astype(object)
+    afmeldt = rng.random(total) < 0.15
+    kategori[afmeldt] = "Afmeldt"
+    ydelsesgruppe = np.where(afmeldt, "Alle", ydelsesgruppe).astype(object)
+    return kommune, ydelsesgruppe, kategori
+
+
 def make_visitations(
     n_citizens: int = 1_000_000,
     seed: int = 20201014,
@@ -77,46 +127,12 @@ def make_visitations(
     municipality other than the citizen's own (movers). Categories fit the benefit group.
     """
     rng = np.random.default_rng(seed)
-    pairs = pl.read_csv(REFERENCE / "visitationskategorier.csv")
-    pairs = pairs.filter(pl.col("visitationskategori") != "Afmeldt")
-    kommuner = pl.read_csv(REFERENCE / "kommuner.csv")["kommunekode"].to_numpy()
-
-    first = month_first_day(first_month)
-    span = (month_last_day(last_month) - first).days + 1
-    epoch_first = (first - dt.date(1970, 1, 1)).days
-
     per_citizen = 1 + rng.poisson(2.0, n_citizens)
     total = int(per_citizen.sum())
     borger = np.repeat(np.arange(n_citizens, dtype=np.int64), per_citizen)
-    pos = np.arange(total) - np.repeat(np.cumsum(per_citizen) - per_citizen, per_citizen)
-
-    spell_start = rng.integers(0, span, n_citizens)
-    spell_len = np.minimum(rng.integers(30, 731, n_citizens), span - spell_start)
-    day = np.repeat(spell_start, per_citizen) + (
-        rng.random(total) * np.repeat(spell_len, per_citizen)
-    ).astype(np.int64)
-    seconds = rng.integers(7 * 3600, 16 * 3600, total)
-    # same-day (and same-time) repeats of the citizen's previous visitation
-    same_day = (pos > 0) & (rng.random(total) < 0.06)
-    day[1:][same_day[1:]] = day[:-1][same_day[1:]]
-    same_time = same_day & (rng.random(total) < 1 / 6)
-    seconds[1:][same_time[1:]] = seconds[:-1][same_time[1:]]
-    timestamp = (epoch_first + day).astype("datetime64[D]").astype(
-        "datetime64[us]"
-    ) + seconds.astype("timedelta64[s]")
-
-    home = rng.choice(kommuner, n_citizens)
-    kommune = np.repeat(home, per_citizen)
-    movers = rng.random(total) < 0.05
-    kommune[movers] = rng.choice(kommuner, int(movers.sum()))
-    pair = rng.integers(0, pairs.height, total)
-    ydelsesgruppe = pairs["ydelsesgruppe"].to_numpy()[pair]
-    kategori = pairs["visitationskategori"].to_numpy()[pair].astype(object)
-    afmeldt = rng.random(total) < 0.15
-    kategori[afmeldt] = "Afmeldt"
-    ydelsesgruppe = np.where(afmeldt, "Alle", ydelsesgruppe).astype(object)
+    timestamp = _timestamps(rng, per_citizen, first_month, last_month)
+    kommune, ydelsesgruppe, kategori = _places_and_categories(rng, per_citizen)
     ids = rng.permutation(total)
-
     frame = pl.DataFrame(
         {
             "visitation_id": ids,
@@ -142,74 +158,86 @@ def make_visitations(
     )
 
 
+def _polars_rows(engine: str, input_path: Path, months: list[str], out_dir: Path) -> int:
+    from dfdg_assets.rules import build_courses, course_weeks
+
+    scan = pl.scan_parquet(input_path)
+    if engine == "polars-agg":
+        counts = (
+            course_weeks(build_courses(scan), months)
+            .group_by("maaned")
+            .agg(pl.len().alias("n"), pl.col("borger_key").n_unique().alias("borgere"))
+            .collect(engine="streaming")
+        )
+        return int(counts["n"].sum())
+    if engine == "polars-sink":
+        target = out_dir / "course_weeks.parquet"
+        course_weeks(build_courses(scan), months).sink_parquet(target, compression="zstd")
+        return pl.scan_parquet(target).select(pl.len()).collect().item()
+    if engine == "polars-monthly":
+        courses = build_courses(scan).collect().lazy()
+        rows = 0
+        for month in months:
+            part = course_weeks(courses, [month]).collect()
+            part.write_parquet(out_dir / f"{month}.parquet", compression="zstd")
+            rows += part.height
+            del part
+        return rows
+    if engine == "polars":
+        return course_weeks(build_courses(scan), months).collect().height
+    raise ValueError(engine)
+
+
+def _sql_rows(engine: str, input_path: Path, months: list[str], out_dir: Path) -> int:
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from dfdg_assets.perf.rollout_sql import (
+        COURSE_WEEKS_SQL,
+        course_weeks_relation,
+        course_weeks_sql,
+    )
+    from dfdg_assets.sql import template
+
+    table = pq.read_table(input_path)
+    if engine == "sql-agg":
+        con = duckdb.connect()
+        course_weeks_relation(con, table, months)  # registers the inputs
+        sql = template("scale_month_counts").format(course_weeks=COURSE_WEEKS_SQL)
+        month_counts = con.sql(sql).fetchall()
+        con.close()
+        return sum(r[1] for r in month_counts)
+    if engine == "sql-copy":
+        con = duckdb.connect()
+        con.execute("SET preserve_insertion_order = false")
+        target = out_dir / "course_weeks.parquet"
+        course_weeks_relation(con, table, months).write_parquet(str(target), compression="zstd")
+        con.close()
+        return pl.scan_parquet(target).select(pl.len()).collect().item()
+    if engine == "sql":
+        return course_weeks_sql(table, months).height
+    raise ValueError(engine)
+
+
+def _pandas_rows(engine: str, input_path: Path, months: list[str], out_dir: Path) -> int:
+    import pandas as pd
+
+    from dfdg_assets.perf.rollout_pandas import course_weeks_pandas
+
+    return len(course_weeks_pandas(pd.read_parquet(input_path), months))
+
+
 def run_engine(engine: str, input_path: Path, months: list[str], out_dir: Path) -> dict[str, Any]:
-    """Run one engine in this process; returns rows produced and compute seconds."""
+    """Run one engine in this process; returns rows produced and compute seconds (the engine's
+    imports included)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if engine.startswith("polars"):
-        from dfdg_assets.rules import build_courses, course_weeks
-
-        scan = pl.scan_parquet(input_path)
-        if engine == "polars-agg":
-            counts = (
-                course_weeks(build_courses(scan), months)
-                .group_by("maaned")
-                .agg(pl.len().alias("n"), pl.col("borger_key").n_unique().alias("borgere"))
-                .collect(engine="streaming")
-            )
-            rows = int(counts["n"].sum())
-        elif engine == "polars-sink":
-            target = out_dir / "course_weeks.parquet"
-            course_weeks(build_courses(scan), months).sink_parquet(target, compression="zstd")
-            rows = pl.scan_parquet(target).select(pl.len()).collect().item()
-        elif engine == "polars-monthly":
-            courses = build_courses(scan).collect().lazy()
-            rows = 0
-            for month in months:
-                part = course_weeks(courses, [month]).collect()
-                part.write_parquet(out_dir / f"{month}.parquet", compression="zstd")
-                rows += part.height
-                del part
-        elif engine == "polars":
-            rows = course_weeks(build_courses(scan), months).collect().height
-        else:
-            raise ValueError(engine)
+        rows = _polars_rows(engine, input_path, months, out_dir)
     elif engine.startswith("sql"):
-        import duckdb
-        import pyarrow.parquet as pq
-
-        from dfdg_assets.perf.rollout_sql import (
-            COURSE_WEEKS_SQL,
-            course_weeks_relation,
-            course_weeks_sql,
-        )
-        from dfdg_assets.sql import template
-
-        table = pq.read_table(input_path)
-        if engine == "sql-agg":
-            con = duckdb.connect()
-            course_weeks_relation(con, table, months)  # registers the inputs
-            sql = template("scale_month_counts").format(course_weeks=COURSE_WEEKS_SQL)
-            month_counts = con.sql(sql).fetchall()
-            con.close()
-            rows = sum(r[1] for r in month_counts)
-        elif engine == "sql-copy":
-            con = duckdb.connect()
-            con.execute("SET preserve_insertion_order = false")
-            target = out_dir / "course_weeks.parquet"
-            course_weeks_relation(con, table, months).write_parquet(str(target), compression="zstd")
-            con.close()
-            rows = pl.scan_parquet(target).select(pl.len()).collect().item()
-        elif engine == "sql":
-            rows = course_weeks_sql(table, months).height
-        else:
-            raise ValueError(engine)
+        rows = _sql_rows(engine, input_path, months, out_dir)
     elif engine == "pandas":
-        import pandas as pd
-
-        from dfdg_assets.perf.rollout_pandas import course_weeks_pandas
-
-        rows = len(course_weeks_pandas(pd.read_parquet(input_path), months))
+        rows = _pandas_rows(engine, input_path, months, out_dir)
     else:
         raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     return {"engine": engine, "rows": int(rows), "compute_s": time.perf_counter() - started}
