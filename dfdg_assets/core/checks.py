@@ -55,16 +55,21 @@ def _op_context(context: Any) -> dg.OpExecutionContext:
     return getattr(context, "op_execution_context", context)
 
 
-def _target(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str):
-    """The month's latest materialization: the one this evaluation is about."""
+def _targets(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: Sequence[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """Each month's latest materialization (the one its evaluation is about), in one query."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=list(partitions)),
+        limit=len(partitions),
     ).records
-    if not records:
-        return None
-    return AssetCheckEvaluationTargetMaterializationData(
-        run_id=records[0].run_id, storage_id=records[0].storage_id, timestamp=records[0].timestamp
-    )
+    out: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
+    for r in records:  # newest first
+        if r.partition_key is not None and r.partition_key not in out:
+            out[r.partition_key] = AssetCheckEvaluationTargetMaterializationData(
+                run_id=r.run_id, storage_id=r.storage_id, timestamp=r.timestamp
+            )
+    return out
 
 
 def month_evaluations(
@@ -86,6 +91,8 @@ def month_evaluations(
     if key not in op.selected_asset_check_keys:
         return
     spec = op.assets_def.get_spec_for_check_key(key)
+    months = [k for k in op.partition_keys if month_of_key(k) in verdicts]
+    targets = _targets(op.instance, key.asset_key, months) if months else {}
     for partition in op.partition_keys:
         v = verdicts.get(month_of_key(partition))
         if v is None:
@@ -97,7 +104,7 @@ def month_evaluations(
             severity=v.severity,
             description=v.description,
             metadata=dict(v.metadata),
-            target_materialization_data=_target(op.instance, key.asset_key, partition),
+            target_materialization_data=targets.get(partition),
             blocking=spec.blocking,
             partition=partition,
         )
