@@ -61,6 +61,33 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return serve(DataRoot.of(args.data_root), port=args.port, host=args.host)
 
 
+def _print_failing_checks(root: DataRoot) -> None:
+    """The checks whose latest result failed, with their months (ERROR before WARN)."""
+    import warnings
+
+    from dfdg_assets.core.checks import failing
+    from dfdg_assets.orchestration.instance import open_instance
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from dfdg_assets.definitions import defs
+
+        keys = sorted(defs.resolve_asset_graph().asset_check_keys, key=str)
+        bad = failing(open_instance(root), keys)
+    if not bad:
+        print("Tjek: alle bestået")
+        return
+    print("Tjek der fejler (se assettets Checks-fane, driftshåndbogen: 'A check failed'):")
+    for severity in ("ERROR", "WARN"):
+        for name, results in bad.items():
+            months = [m or "-" for m, s in results if s == severity]
+            if months:
+                shown = ", ".join(months[:8]) + (
+                    f" … ({len(months)} i alt)" if len(months) > 8 else ""
+                )
+                print(f"  {severity:5} {name}: {shown}")
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """What the warehouse holds, rejected rows counted, and what to do next."""
     from dfdg_assets.storage import Warehouse
@@ -81,6 +108,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"Afviste rækker: {sum(rejected.values())} i {sum(1 for n in rejected.values() if n)} "
         "leveringer (se raw_afviste_raekker: fil, linje, årsag)"
     )
+    _print_failing_checks(root)
     first, last = max(months[0], "2020-01"), months[-1]
     print("Næste skridt:")
     print("  make ui                      # Dagster UI på http://localhost:3000 (Ctrl-C stopper)")

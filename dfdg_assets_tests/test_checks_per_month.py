@@ -12,12 +12,14 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from dfdg_assets.core.checks import ERROR, WARN
+from dfdg_assets.cli import main
+from dfdg_assets.core.checks import ERROR, WARN, failing
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.dimensions.assets import dim_kommune, dim_region, dim_tid_dag, dim_tid_uge
 from dfdg_assets.facts.assets import bdg_samtale_deltager
 from dfdg_assets.facts.keys import KeyCheck
+from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.raw.assets import raw_levering
 from dfdg_assets.storage import Warehouse
 from dfdg_assets_tests.deliveries import copy_worked, write_manifest
@@ -48,9 +50,9 @@ def _no_personal_data(evaluations) -> None:
 
 
 @pytest.fixture
-def setup(root: DataRoot, tmp_path):
-    (tmp_path / "home").mkdir()
-    instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"))
+def setup(root: DataRoot):
+    """The data root's own Dagster instance (what `dfdg status` and the UI read)."""
+    instance = open_instance(root)
     return instance, {"data_root": DataRootResource(root=str(root.root))}, root
 
 
@@ -143,6 +145,11 @@ def test_a_duplicated_bridge_key_fails_its_month(setup):
     fk = _latest(instance, "bdg_samtale_deltager", "fremmednoegler")
     assert {p: e.passed for p, e in fk.items()} == dict.fromkeys(unique, True)
     _no_personal_data([*unique.values(), *fk.values()])
+    keys = [
+        dg.AssetCheckKey(dg.AssetKey("bdg_samtale_deltager"), c)
+        for c in ("noegle_unik", "fremmednoegler")
+    ]
+    assert failing(instance, keys) == {"bdg_samtale_deltager.noegle_unik": [("2020-02", "ERROR")]}
 
 
 def test_unpartitioned_dimensions_check_keys_and_references(setup, tmp_path):
@@ -194,7 +201,7 @@ def _bad_row(inbox, month: str) -> None:
     write_manifest(inbox / month)
 
 
-def test_rejected_rows_per_delivery_month(setup):
+def test_rejected_rows_per_delivery_month(setup, capsys):
     """2020-10 clean, 2020-11 with a rejected row (over 1 % of its tiny file): the range run
     reports 2020-10 passed and 2020-11 ERROR (held back, the operator must act); accepted by run
     config, 2020-11 loads and its check is a WARN naming that month."""
@@ -236,3 +243,9 @@ def test_rejected_rows_per_delivery_month(setup):
     assert warn.description.startswith("2020-11: 1 rækker afvist (visitation: 1 (50.0 %))")
     assert warn.metadata["afviste_raekker"].value == 1
     _no_personal_data(rejected.values())
+
+    # `dfdg status` names the failing checks with their months
+    main(["--data-root", str(root.root), "status"])
+    out = capsys.readouterr().out
+    assert "  WARN  raw_afviste_raekker.ingen_afviste_raekker: 2020-11\n" in out
+    assert "ERROR" not in out and "6101801234" not in out

@@ -134,3 +134,26 @@ def result(asset: str | dg.AssetKey, check_name: str, verdict: Verdict) -> dg.As
         description=verdict.description,
         metadata=dict(verdict.metadata),
     )
+
+
+def failing(
+    instance: dg.DagsterInstance, keys: Sequence[dg.AssetCheckKey], history: int = 1000
+) -> dict[str, list[tuple[str, str]]]:
+    """The checks whose latest result failed, per month: {"asset.check": [(month or "", severity)]}
+    (for `dfdg status`; months in order)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for key in keys:
+        seen: set[str | None] = set()
+        bad = []
+        for rec in instance.event_log_storage.get_asset_check_execution_history(key, limit=history):
+            event = rec.event.dagster_event if rec.event else None
+            ev = event.event_specific_data if event else None
+            if rec.partition in seen or not isinstance(ev, dg.AssetCheckEvaluation):
+                continue
+            seen.add(rec.partition)
+            if not ev.passed:
+                month = month_of_key(rec.partition) if rec.partition else ""
+                bad.append((month, ev.severity.value))
+        if bad:
+            out[f"{key.asset_key.to_user_string()}.{key.name}"] = sorted(bad)
+    return out
