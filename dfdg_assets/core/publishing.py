@@ -17,6 +17,7 @@ import polars as pl
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import validate
 from dfdg_assets.core.weeks import month_of_key
+from dfdg_assets.storage import increments
 from dfdg_assets.storage.warehouse import UNPARTITIONED
 
 
@@ -87,3 +88,23 @@ def starting_with(
         return pl.DataFrame(schema=columns) if month < first else build(month)
 
     return build_month
+
+
+def build_incrementally(
+    data_root: DataRootResource,
+    table: str,
+    sources: list[str],
+    full: Callable[[], pl.DataFrame],
+    merge: Callable[[list[str]], pl.DataFrame],
+    schema: pa.DataFrameSchema,
+) -> dict:
+    """Publish `table` from its new source months when only newer months arrived (`merge`),
+    otherwise from all history (`full`); metadata says which."""
+    wh = data_root.warehouse
+    before = increments.source_versions(wh, sources)
+    months = increments.new_months(wh, table, sources)
+    df = full() if months is None else merge(months)
+    meta = publish_table(data_root, table, df, schema)
+    increments.record_sources(wh, table, before)
+    meta["bygget"] = "fra hele historikken" if months is None else f"{len(months)} nye måneder"
+    return meta

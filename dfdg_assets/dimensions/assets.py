@@ -8,7 +8,7 @@ import polars as pl
 from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.checks import all_month_evaluations, result
 from dfdg_assets.core.cpr import surrogate_keys
-from dfdg_assets.core.publishing import publish_months, publish_table
+from dfdg_assets.core.publishing import build_incrementally, publish_months, publish_table
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.weeks import day_frame, month_of_key, week_frame
@@ -16,7 +16,7 @@ from dfdg_assets.dimensions import build
 from dfdg_assets.facts.keys import KeyCheck, key_checks, warehouse_reader
 from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import raw_schema
-from dfdg_assets.raw.ingest import raw_table, versions
+from dfdg_assets.raw.ingest import CARRIED, history_table, raw_table, versions
 from dfdg_assets.staging.schemas import staging_schema
 
 _WEEK_COLS = {
@@ -193,6 +193,15 @@ def dim_uddannelse(data_root: DataRootResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(**out)
 
 
+BORGER_COLS = {
+    "borger_key": pl.Int64(),
+    "cpr": pl.String(),
+    "fuldenavn": pl.String(),
+    "kommunekode": pl.Int32(),
+    "foedselsdato": pl.Date(),
+    "i_folkeregister": pl.Boolean(),
+    "seneste_snapshot": pl.String(),
+}
 BORGER_SCHEMA = table_schema(
     "dim_borger",
     {
@@ -225,23 +234,47 @@ BORGER_SCHEMA = table_schema(
 def dim_borger(data_root: DataRootResource) -> dg.MaterializeResult:
     """Citizens: the one place CPR numbers and names are kept; facts carry `borger_key`."""
     wh = data_root.warehouse
-    refs = (
-        pl.concat(
-            [
-                versions(wh, n).select("cpr")
-                for n in ("visitation", "aktivitet", "samtale", "ydelse", "borger")
-            ]
-        )
-        .unique()
-        .collect()["cpr"]
+    meta = build_incrementally(
+        data_root,
+        "dim_borger",
+        [raw_table(n) for n in CITIZEN_SOURCES]
+        + [history_table(n) for n in CITIZEN_SOURCES if n in CARRIED],
+        lambda: _dim_borger(wh, None),
+        lambda months: _dim_borger(wh, months),
+        BORGER_SCHEMA,
     )
-    keys = pl.DataFrame({"cpr": refs, "borger_key": surrogate_keys(refs, wh.key_secret())})
-    df = build.dim_borger(
-        wh.scan(raw_table("borger"), schema=raw_schema(contract.BORGER)), refs, keys
+    df = wh.read("dim_borger", schema=BORGER_COLS)
+    checks = KeyCheck("dim_borger", warehouse_reader(wh))
+    checks.add(df)
+    meta["uden_for_folkeregister"] = int((~df["i_folkeregister"]).sum())
+    results = [result("dim_borger", c, v[""]) for c, v in checks.verdicts().items()]
+    return dg.MaterializeResult(metadata=meta, check_results=results)
+
+
+CITIZEN_SOURCES = ("borger", "visitation", "aktivitet", "samtale", "ydelse")
+
+
+def _dim_borger(wh, months: list[str] | None) -> pl.DataFrame:
+    """All history (`months` None), or the current table merged with the new months."""
+    if months is None:
+        scans = {n: versions(wh, n) for n in CITIZEN_SOURCES}
+    else:
+        scans = {
+            n: wh.scan(raw_table(n), months, schema=raw_schema(contract.FILES_BY_NAME[n]))
+            for n in CITIZEN_SOURCES
+        }
+    refs = pl.concat([lf.select("cpr") for lf in scans.values()]).unique().collect()["cpr"]
+    current = None if months is None else wh.read("dim_borger", schema=BORGER_COLS)
+    known = (
+        current.select("cpr", "borger_key")
+        if current is not None
+        else pl.DataFrame(schema={"cpr": pl.String(), "borger_key": pl.Int64()})
     )
-    out = _checked(data_root, "dim_borger", df, BORGER_SCHEMA)
-    out["metadata"]["uden_for_folkeregister"] = int((~df["i_folkeregister"]).sum())
-    return dg.MaterializeResult(**out)
+    fresh = refs.filter(~refs.is_in(known["cpr"].implode())) if known.height else refs
+    keys = pl.concat(
+        [known, pl.DataFrame({"cpr": fresh, "borger_key": surrogate_keys(fresh, wh.key_secret())})]
+    )
+    return build.dim_borger(scans["borger"], refs, keys, current)
 
 
 INGEST_DIMENSIONS = [dim_kommune, dim_region, dim_organisation, dim_uddannelse, dim_borger]

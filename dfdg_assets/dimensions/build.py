@@ -90,33 +90,43 @@ def dim_uddannelse(snapshots: pl.LazyFrame, referenced: pl.DataFrame) -> pl.Data
 
 
 def dim_borger(
-    snapshots: pl.LazyFrame, referenced_cprs: pl.Series, keys: pl.DataFrame
+    snapshots: pl.LazyFrame,
+    referenced_cprs: pl.Series,
+    keys: pl.DataFrame,
+    current: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per citizen: surrogate key, CPR, name, municipality and birth date.
 
     The only table holding CPR numbers and names. Citizens referenced by records but absent from
     every resident snapshot are kept with a null name (`i_folkeregister` false).
+
+    With `current` (the table as built from earlier months), `snapshots` and `referenced_cprs`
+    hold only newer months: a citizen in a new snapshot takes its row from there, every other
+    citizen keeps the current row, and newly referenced citizens are added.
     """
     known = (
         latest_snapshot(snapshots, ["cpr"])
         .select("cpr", "fuldenavn", "kommunekode", pl.col("data_maaned").alias("seneste_snapshot"))
         .collect()
+        .with_columns(pl.lit(True).alias("i_folkeregister"))
+    )
+    kept = (
+        current.drop("borger_key", "foedselsdato").join(known, on="cpr", how="anti")
+        if current is not None
+        else known.clear()
     )
     missing = (
         pl.DataFrame({"cpr": referenced_cprs.drop_nulls().unique()})
-        .join(known, on="cpr", how="anti")
+        .join(pl.concat([known.select("cpr"), kept.select("cpr")]), on="cpr", how="anti")
         .with_columns(
             pl.lit(None, pl.String).alias("fuldenavn"),
             pl.lit(None, pl.Int32).alias("kommunekode"),
             pl.lit(None, pl.String).alias("seneste_snapshot"),
+            pl.lit(False).alias("i_folkeregister"),
         )
     )
-    out = pl.concat(
-        [
-            known.with_columns(pl.lit(True).alias("i_folkeregister")),
-            missing.with_columns(pl.lit(False).alias("i_folkeregister")),
-        ]
-    )
+    cols = ["cpr", "fuldenavn", "kommunekode", "seneste_snapshot", "i_folkeregister"]
+    out = pl.concat([known.select(cols), kept.select(cols), missing.select(cols)])
     return (
         out.join(keys, on="cpr", how="left")
         .with_columns(birth_date_expr(pl.col("cpr")).alias("foedselsdato"))

@@ -7,8 +7,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
 from dfdg_assets.core.settings import DataRoot
-from dfdg_assets.core.weeks import month_key
+from dfdg_assets.core.weeks import add_months, month_key
 from dfdg_assets.ingest.delivery import invalid_folders
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
@@ -20,6 +25,7 @@ from dfdg_assets.orchestration.ledger import (
 )
 from dfdg_assets.orchestration.liveness import mark_dead_runs_failed, process_tags
 from dfdg_assets.orchestration.runs import run_job
+from dfdg_assets.raw.assets import TAG_BATCH, TAG_DELIVERY
 from dfdg_assets.storage import Warehouse
 from dfdg_assets.storage.lock import LOAD_LOCK, WRITER_LOCK, exclusive, release
 
@@ -110,27 +116,7 @@ def _load(
     pending = pending_deliveries(wh, states, through)
     if not pending:
         out("Ingen nye leveringer at indlæse.")
-    width = len(str(len(pending)))
-    for i, s in enumerate(pending, 1):
-        t = time.perf_counter()
-        result = run_job(
-            instance,
-            INGEST_JOB,
-            _run_config(root, s.month in accept, retention),
-            {
-                **delivery_tags(s.month, s.content_hash or ""),
-                "dagster/partition": month_key(s.month),
-                **process_tags(),
-            },
-        )
-        release(root.root / WRITER_LOCK)
-        took = time.perf_counter() - t
-        if result.success:
-            report.loaded.append(s.month)
-            out(f"[{i:>{width}}/{len(pending)}] {s.month} indlæst ({took:.1f} s)")
-        else:
-            report.failed[s.month] = result.failure
-            out(f"[{i:>{width}}/{len(pending)}] {s.month} AFVIST: {report.failed[s.month]}")
+    _ingest(root, instance, wh, pending, accept, retention, out, report)
 
     plan = plan_rollout(wh)
     if plan:
@@ -156,3 +142,135 @@ def _load(
         f"{len(report.incomplete)} ufuldstændige."
     )
     return report
+
+
+def batches(months: list[str]) -> list[list[str]]:
+    """Pending months grouped into runs of consecutive calendar months (one run each)."""
+    out: list[list[str]] = []
+    for m in sorted(months):
+        if out and add_months(out[-1][-1], 1) == m:
+            out[-1].append(m)
+        else:
+            out.append([m])
+    return out
+
+
+def _ingest(
+    root: DataRoot,
+    instance,
+    wh: Warehouse,
+    pending: list,
+    accept: set[str],
+    retention: bool,
+    out: Callable[[str], None],
+    report: LoadReport,
+) -> None:
+    """Ingest the pending deliveries, consecutive months in one run each (staging, dimensions and
+    the catalogue are then built once per run, not once per month). A run whose deliveries are
+    not all accepted is redone (a faulty manifest is seen before: that month runs alone at once):
+    each refused month alone (its own failed run, with its reason),
+    the others again in runs of consecutive months."""
+    hashes = {s.month: s.content_hash or "" for s in pending}
+    # a delivery whose manifest is already known to be faulty runs alone (and is rejected)
+    faulty = [s.month for s in pending if s.reason]
+    todo = [[m] for m in faulty] + _split([m for m in hashes if m not in faulty], faulty)
+    progress = _Progress(len(hashes), out)
+    while todo:
+        batch = todo.pop(0)
+        result = _run_ingest(root, instance, batch, hashes, accept, retention, progress)
+        if result.success:
+            report.loaded.extend(batch)
+            continue
+        if len(batch) == 1:
+            report.failed[batch[0]] = result.failure
+            progress.failed(batch[0], result.failure)
+            continue
+        staged = {m for m, e in wh.staged_deliveries().items() if e.get("run_id") == result.run_id}
+        wh.discard_staged_deliveries()
+        refused = [m for m in batch if m not in staged]
+        if not refused:  # failed after every delivery was accepted: one run per month instead
+            todo = [[m] for m in batch] + todo
+            continue
+        accepted = [m for m in batch if m in staged]
+        todo = [[m] for m in refused] + _split(accepted, refused) + todo
+
+
+def _split(months: list[str], at: list[str]) -> list[list[str]]:
+    """`months` in runs of consecutive months that do not span any month of `at`."""
+    groups = batches(months)
+    out: list[list[str]] = []
+    for g in groups:
+        part: list[str] = []
+        for m in g:
+            if part and any(part[-1] < x < m for x in at):
+                out.append(part)
+                part = []
+            part.append(m)
+        out.append(part)
+    return out
+
+
+def _run_ingest(root, instance, batch, hashes, accept, retention, progress):
+    first, last = batch[0], batch[-1]
+    if len(batch) == 1:
+        partition_tags = {"dagster/partition": month_key(first)}
+        tags = delivery_tags(first, hashes[first])
+    else:
+        partition_tags = {
+            ASSET_PARTITION_RANGE_START_TAG: month_key(first),
+            ASSET_PARTITION_RANGE_END_TAG: month_key(last),
+        }
+        tags = {TAG_DELIVERY: f"{first}..{last}", TAG_BATCH: str(len(batch))}
+    progress.start(batch)
+    result = run_job(
+        instance,
+        INGEST_JOB,
+        _run_config(root, any(m in accept for m in batch), retention),
+        {**tags, **partition_tags, **process_tags()},
+        on_log=progress.log,
+    )
+    release(root.root / WRITER_LOCK)
+    if result.success:
+        progress.done(batch)
+    return result
+
+
+class _Progress:
+    """`[i/n] YYYY-MM indlæst (s)` per delivery as the run ingests it (from the run's own log)."""
+
+    def __init__(self, total: int, out: Callable[[str], None]):
+        self.total, self.out, self.n = total, out, 0
+        self.shown: set[str] = set()
+        self.t = time.perf_counter()
+        self.batch: list[str] = []
+
+    def start(self, batch: list[str]) -> None:
+        self.batch, self.t = batch, time.perf_counter()
+
+    def _line(self, month: str, what: str) -> None:
+        self.n += 1
+        width = len(str(self.total))
+        self.out(f"[{self.n:>{width}}/{self.total}] {month} {what}")
+
+    def log(self, message: str) -> None:
+        month = message[:7]
+        if (
+            len(self.batch) > 1
+            and month in self.batch
+            and month not in self.shown
+            and message[7:].startswith(": indlæst")
+        ):
+            now = time.perf_counter()
+            self.shown.add(month)
+            self._line(month, f"indlæst ({now - self.t:.1f} s)")
+            self.t = now
+
+    def done(self, batch: list[str]) -> None:
+        for month in batch:
+            if month not in self.shown:
+                self.shown.add(month)
+                self._line(month, f"indlæst ({time.perf_counter() - self.t:.1f} s)")
+        self.shown.clear()
+
+    def failed(self, month: str, why: str) -> None:
+        self._line(month, f"AFVIST: {why}")

@@ -8,8 +8,10 @@ executes in this process (the jobs use the in-process executor)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import dagster as dg
@@ -59,13 +61,44 @@ def failure_text(instance: dg.DagsterInstance, run_id: str) -> str:
     return "; ".join(msgs) or "kørslen fejlede"
 
 
+@contextlib.contextmanager
+def _follow(
+    instance: dg.DagsterInstance, run_id: str, on_log: Callable[[str], None]
+) -> Iterator[None]:
+    """Pass the run's log messages to `on_log` from a thread while the run executes."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        cursor = None
+        while True:
+            last = stop.is_set()
+            conn = instance.get_records_for_run(run_id, cursor=cursor)
+            for rec in conn.records:
+                if rec.event_log_entry.dagster_event is None:
+                    on_log(rec.event_log_entry.user_message)
+            cursor = conn.cursor
+            if last:
+                return
+            stop.wait(0.5)
+
+    t = threading.Thread(target=poll, name="dfdg-fremdrift", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(timeout=30)
+
+
 def run_job(
     instance: dg.DagsterInstance,
     job_name: str,
     run_config: Mapping,
     tags: Mapping[str, str],
+    on_log: Callable[[str], None] | None = None,
 ) -> RunOutcome:
-    """Create the run with the code location's origin and execute it here, synchronously."""
+    """Create the run with the code location's origin and execute it here, synchronously.
+    `on_log` receives the run's log messages while it runs (progress)."""
     from dfdg_assets.definitions import defs
 
     job_def = defs.resolve_job_def(job_name)
@@ -77,7 +110,11 @@ def run_job(
         remote_job_origin=remote_origin(job_name),
         job_code_origin=recon.get_python_origin(),
     )
-    execute_run(recon, run, instance)
+    if on_log is None:
+        execute_run(recon, run, instance)
+    else:
+        with _follow(instance, run.run_id, on_log):
+            execute_run(recon, run, instance)
     done = instance.get_run_by_id(run.run_id)
     ok = done is not None and done.status == dg.DagsterRunStatus.SUCCESS
     return RunOutcome(run.run_id, ok, "" if ok else failure_text(instance, run.run_id))

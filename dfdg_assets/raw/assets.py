@@ -25,6 +25,7 @@ TAG_CONTENT = "dfdg/indhold"
 TAG_AFFECTED_FROM = "dfdg/berort_fra"
 TAG_ACCEPTED = "dfdg/accepteret_over_1_procent"
 TAG_NEWEST = "dfdg/nyeste_maaned"  # newest loaded month right after this ingest
+TAG_BATCH = "dfdg/leveringer"  # a run ingesting several consecutive months: how many
 TAG_REJECTED = "dfdg/afvist"  # the run rejected or held back a delivery (not retried by the sensor)
 
 
@@ -110,6 +111,7 @@ def raw_levering(
     """Ingest the delivery of each month in the run: file-level checks (R12) reject the whole
     delivery; row-level faults go to raw_afviste_raekker; over 1 % rejected holds it back."""
     done: list[IngestedDelivery] = []
+    metadata: dict[str, dict[str, dict]] = {}  # month -> table -> that month's metadata
     failed: dict[str, str] = {}
     rejected_rows: dict[str, Verdict] = {}
     wh = data_root.warehouse
@@ -123,6 +125,10 @@ def raw_levering(
             context.log.error(str(e))
             continue
         data_root.publish(d.frames)
+        metadata[month] = {
+            spec.key.path[-1]: _month_metadata(d, spec.key.path[-1]) for spec in _SPECS
+        }
+        d.frames.clear()  # published: a range of months never holds more than one in memory
         wh.record_delivery(
             month,
             {
@@ -162,7 +168,7 @@ def raw_levering(
                     dg.AssetMaterialization(
                         asset_key=spec.key,
                         partition=f"{d.month}-01",
-                        metadata=_month_metadata(d, spec.key.path[-1]),
+                        metadata=metadata[d.month][spec.key.path[-1]],
                     )
                 )
         for check, asset, verdicts in (
@@ -180,7 +186,7 @@ def raw_levering(
     for spec in _SPECS:
         table = spec.key.path[-1]
         for d in done:
-            meta = _month_metadata(d, table)
+            meta = metadata[d.month][table]
             meta["indhold_sha256"] = d.content_hash
             month_metadata(context, d.month, meta, asset_key=spec.key)
         yield dg.MaterializeResult(asset_key=spec.key)

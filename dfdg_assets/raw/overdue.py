@@ -9,7 +9,8 @@ import datetime as dt
 import dagster as dg
 
 from dfdg_assets.core.resources import DataRootResource
-from dfdg_assets.orchestration.ledger import inbox_state, newest_loaded_month, overdue_months
+from dfdg_assets.ingest.delivery import Completeness, delivery_months
+from dfdg_assets.orchestration.ledger import newest_loaded_month, overdue_months
 
 CHECK = "levering_rettidig"
 ASSET = dg.AssetKey("raw_visitation")
@@ -38,9 +39,12 @@ def evaluation(late: list[str]) -> dg.AssetCheckEvaluation:
 
 
 def late_months(data_root: DataRootResource, today: dt.date | None = None) -> list[str]:
-    states, _ = inbox_state(data_root.inbox)
+    """Overdue months: only which months have a delivery folder matters (no file is read, so
+    the check costs the same with 4 years of deliveries in the inbox as with one)."""
     return overdue_months(
-        states, today or dt.date.today(), newest_loaded_month(data_root.warehouse)
+        [Completeness(m, True) for m in delivery_months(data_root.inbox)],
+        today or dt.date.today(),
+        newest_loaded_month(data_root.warehouse),
     )
 
 

@@ -6,11 +6,12 @@ import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.cpr import surrogate_keys
-from dfdg_assets.core.publishing import publish_table
+from dfdg_assets.core.publishing import build_incrementally
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.ingest import contract
-from dfdg_assets.raw.ingest import raw_table, versions
+from dfdg_assets.ingest.rows import raw_schema
+from dfdg_assets.raw.ingest import history_table, raw_table, versions
 from dfdg_assets.rules.courses import build_courses
 from dfdg_assets.staging.schemas import COURSE_COLS, course_schema, staging_schema
 from dfdg_assets.staging.versions import current_participants, latest_version, with_borger_key
@@ -52,6 +53,29 @@ def build_record_staging(wh, name: str) -> pl.DataFrame:
     )
 
 
+def merge_record_staging(wh, name: str, months: list[str]) -> pl.DataFrame:
+    """`build_record_staging` for the case where only `months`, all newer than every month the
+    current table was built from, are new: their versions win over the current ones (R3), so
+    the current table plus those months gives the same rows as all history."""
+    key = list(RECORD_KEYS[name])
+    cols = staging_schema(name)
+    new = latest_version(
+        wh.scan(raw_table(name), months, schema=raw_schema(contract.FILES_BY_NAME[name])), key
+    ).collect()
+    old = wh.scan(f"stg_{name}", schema=cols)
+    order = old.collect_schema().names()  # as the full build wrote it
+    keyed = with_borger_key(
+        new.lazy(),
+        pl.DataFrame({"cpr": new["cpr"], "borger_key": _keys(new["cpr"], wh)}).unique(),
+    ).select(order)
+    merged = pl.concat([old.join(keyed.select(key), on=key, how="anti"), keyed])
+    return merged.sort(key).collect()
+
+
+def _keys(cprs: pl.Series, wh) -> pl.Series:
+    return surrogate_keys(cprs, wh.key_secret()) if cprs.len() else pl.Series([], dtype=pl.Int64)
+
+
 def _record_asset(name: str):
     table = f"stg_{name}"
 
@@ -59,9 +83,14 @@ def _record_asset(name: str):
     def _asset(
         context: dg.AssetExecutionContext, data_root: DataRootResource
     ) -> dg.MaterializeResult:
-        df = build_record_staging(data_root.warehouse, name)
-        meta = publish_table(
-            data_root, table, df, staging_table_schema(name, list(RECORD_KEYS[name]))
+        wh = data_root.warehouse
+        meta = build_incrementally(
+            data_root,
+            table,
+            [raw_table(name), history_table(name)],
+            lambda: build_record_staging(wh, name),
+            lambda months: merge_record_staging(wh, name, months),
+            staging_table_schema(name, list(RECORD_KEYS[name])),
         )
         return dg.MaterializeResult(metadata=meta)
 
@@ -82,25 +111,82 @@ def stg_samtale_deltager(
     context: dg.AssetExecutionContext, data_root: DataRootResource
 ) -> dg.MaterializeResult:
     wh = data_root.warehouse
-    samtaler = versions(wh, "samtale")
-    deltagere = versions(wh, "samtale_deltager")
-    df = current_participants(samtaler, deltagere).sort("samtale_id", "linje").collect()
-    meta = publish_table(
-        data_root, "stg_samtale_deltager", df, staging_table_schema("samtale_deltager", None)
+    names = ("samtale", "samtale_deltager")
+    meta = build_incrementally(
+        data_root,
+        "stg_samtale_deltager",
+        [t for n in names for t in (raw_table(n), history_table(n))],
+        lambda: participants(versions(wh, "samtale"), versions(wh, "samtale_deltager")),
+        lambda months: merge_participants(wh, months),
+        staging_table_schema("samtale_deltager", None),
     )
     return dg.MaterializeResult(metadata=meta)
+
+
+def participants(samtaler: pl.LazyFrame, deltagere: pl.LazyFrame) -> pl.DataFrame:
+    return current_participants(samtaler, deltagere).sort("samtale_id", "linje").collect()
+
+
+def merge_participants(wh, months: list[str]) -> pl.DataFrame:
+    """The new months carry their conversations' participants; every other conversation keeps
+    the participants it has (the same rows as `participants` over all history)."""
+    schema = {n: raw_schema(contract.FILES_BY_NAME[n]) for n in ("samtale", "samtale_deltager")}
+    samtaler = wh.scan(raw_table("samtale"), months, schema=schema["samtale"])
+    deltagere = wh.scan(raw_table("samtale_deltager"), months, schema=schema["samtale_deltager"])
+    new = current_participants(samtaler, deltagere)
+    carried = samtaler.select("samtale_id").unique()
+    old = wh.scan("stg_samtale_deltager", schema=staging_schema("samtale_deltager"))
+    kept = old.join(carried, on="samtale_id", how="anti")
+    return (
+        pl.concat([kept, new.select(kept.collect_schema().names())])
+        .sort("samtale_id", "data_maaned", "linje")
+        .collect()
+    )
 
 
 @warehouse_asset("stg_visitationsforloeb", "staging", deps=["stg_visitation"])
 def stg_visitationsforloeb(data_root: DataRootResource) -> dg.MaterializeResult:
     """Visitation courses (R4): the same-day rule, end dates from the next course across
     municipalities, open courses to 9999-12-31, Afmeldt ending a chain."""
-    courses = (
-        build_courses(scan_staging(data_root, "visitation")).select(list(COURSE_COLS)).collect()
+    meta = build_incrementally(
+        data_root,
+        "stg_visitationsforloeb",
+        [raw_table("visitation"), history_table("visitation")],
+        lambda: courses(scan_staging(data_root, "visitation")),
+        lambda months: merge_courses(data_root, months),
+        course_schema(),
     )
-    meta = publish_table(data_root, "stg_visitationsforloeb", courses, course_schema())
-    meta["aabne_forloeb"] = int((courses["slutdato"].dt.year() == 9999).sum())
     return dg.MaterializeResult(metadata=meta)
+
+
+def courses(visitations: pl.LazyFrame) -> pl.DataFrame:
+    """Grain: one row per course, ordered by citizen and start date."""
+    return (
+        build_courses(visitations)
+        .select(list(COURSE_COLS))
+        .sort("borger_key", "startdato")
+        .collect()
+    )
+
+
+def merge_courses(data_root: DataRootResource, months: list[str]) -> pl.DataFrame:
+    """Courses run per citizen (R4): only the citizens with visitations in the new months get
+    their chain built again; every other citizen keeps theirs."""
+    wh = data_root.warehouse
+    cprs = (
+        wh.scan(raw_table("visitation"), months, schema=raw_schema(contract.VISITATION))
+        .select("cpr")
+        .unique()
+        .collect()["cpr"]
+    )
+    touched = pl.DataFrame({"borger_key": _keys(cprs, wh)}).lazy()
+    rebuilt = courses(
+        scan_staging(data_root, "visitation").join(touched, on="borger_key", how="semi")
+    )
+    old = wh.scan("stg_visitationsforloeb", schema=COURSE_COLS).join(
+        touched, on="borger_key", how="anti"
+    )
+    return pl.concat([old.collect(), rebuilt]).sort("borger_key", "startdato")
 
 
 STAGING_ASSETS = [

@@ -1,0 +1,159 @@
+"""Incremental builds of the unpartitioned tables (storage/increments.py): merging a newer month
+into the current table gives exactly the rows a build from all history gives, and anything but
+newer months (a corrected month, a re-ingest, a killed build) falls back to the full build."""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from dfdg_assets.core.resources import DataRootResource
+from dfdg_assets.dimensions.assets import CITIZEN_SOURCES, _dim_borger
+from dfdg_assets.generate import generate
+from dfdg_assets.raw.ingest import history_table, ingest_delivery, raw_table, versions
+from dfdg_assets.staging import assets as stg
+from dfdg_assets.storage import Warehouse, increments
+
+MONTHS = ["2020-10", "2020-11", "2020-12", "2021-01"]
+RECORDS = ("visitation", "aktivitet", "samtale")
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gen") / "inbox"
+    generate(out, kommuner=2, borgere=200, fra=MONTHS[0], til=MONTHS[-1], seed=11)
+    return out
+
+
+def _ingest(wh: Warehouse, inbox: Path, month: str) -> None:
+    d = ingest_delivery(inbox / month, wh, accept_over_threshold=True)
+    wh.write_many(d.frames)
+
+
+def _builders(root: DataRootResource):
+    """(table, sources, full build, merge) of every incrementally built table."""
+    wh = root.warehouse
+    out = [
+        (
+            f"stg_{n}",
+            [raw_table(n), history_table(n)],
+            lambda n=n: stg.build_record_staging(wh, n),
+            lambda m, n=n: stg.merge_record_staging(wh, n, m),
+        )
+        for n in RECORDS
+    ]
+    out.append(
+        (
+            "stg_samtale_deltager",
+            [raw_table("samtale"), raw_table("samtale_deltager")],
+            lambda: stg.participants(versions(wh, "samtale"), versions(wh, "samtale_deltager")),
+            lambda m: stg.merge_participants(wh, m),
+        )
+    )
+    out.append(
+        (
+            "stg_visitationsforloeb",
+            [raw_table("visitation")],
+            lambda: stg.courses(stg.scan_staging(root, "visitation")),
+            lambda m: stg.merge_courses(root, m),
+        )
+    )
+    out.append(
+        (
+            "dim_borger",
+            [raw_table(n) for n in CITIZEN_SOURCES],
+            lambda: _dim_borger(wh, None),
+            lambda m: _dim_borger(wh, m),
+        )
+    )
+    return out
+
+
+def _build(root: DataRootResource) -> dict[str, str]:
+    """Build every table as the assets do; returns how each was built."""
+    wh = root.warehouse
+    how = {}
+    for table, sources, full, merge in _builders(root):
+        before = increments.source_versions(wh, sources)
+        months = increments.new_months(wh, table, sources)
+        wh.write(table, full() if months is None else merge(months))
+        increments.record_sources(wh, table, before)
+        how[table] = "full" if months is None else ",".join(months)
+    return how
+
+
+def _assert_as_full(root: DataRootResource) -> None:
+    for table, _, full, _ in _builders(root):
+        assert_frame_equal(root.warehouse.read(table), full(), check_row_order=True)
+
+
+def test_month_by_month_merges_and_equals_the_full_build(inbox, tmp_path):
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    hows = []
+    for month in MONTHS:
+        _ingest(wh, inbox, month)
+        hows.append(_build(root))
+        _assert_as_full(root)
+    assert set(hows[0].values()) == {"full"}  # nothing recorded yet
+    for month, how in zip(MONTHS[1:], hows[1:], strict=True):
+        assert set(how.values()) == {month}, how  # every later month merged alone
+    # the merged tables are real content: citizens, courses, participants
+    assert wh.read("dim_borger").height > 200
+    assert wh.read("stg_visitationsforloeb").height > 50
+    assert wh.read("stg_samtale_deltager").height > 0
+
+
+def test_a_corrected_month_rebuilds_from_all_history(inbox, tmp_path):
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    for month in MONTHS[:3]:
+        _ingest(wh, inbox, month)
+        _build(root)
+    # the November delivery again (a correction): a source month changed -> full build
+    _ingest(wh, inbox, MONTHS[1])
+    assert set(_build(root).values()) == {"full"}
+    _assert_as_full(root)
+    # then the next month merges again
+    _ingest(wh, inbox, MONTHS[3])
+    assert set(_build(root).values()) == {MONTHS[3]}
+    _assert_as_full(root)
+
+
+def test_an_older_month_arriving_late_rebuilds(inbox, tmp_path):
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    for month in (MONTHS[0], MONTHS[2]):
+        _ingest(wh, inbox, month)
+        _build(root)
+    _ingest(wh, inbox, MONTHS[1])  # November after December
+    assert set(_build(root).values()) == {"full"}
+    _assert_as_full(root)
+
+
+def test_a_table_replaced_after_its_record_was_written_rebuilds(inbox, tmp_path):
+    """A kill between publishing a table and writing its record leaves a record naming an older
+    version of the table: the next build cannot trust it and builds from all history."""
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    _ingest(wh, inbox, MONTHS[0])
+    _build(root)
+    _ingest(wh, inbox, MONTHS[1])
+    wh.write("stg_visitation", wh.read("stg_visitation").head(3))  # published, record not
+    sources = [raw_table("visitation"), history_table("visitation")]
+    assert increments.new_months(wh, "stg_visitation", sources) is None
+    assert increments.new_months(wh, "stg_aktivitet", [raw_table("aktivitet")]) == [MONTHS[1]]
+
+
+def test_no_record_or_a_torn_record_means_full(tmp_path):
+    wh = Warehouse(tmp_path / "wh")
+    wh.write("raw_visitation", pl.DataFrame({"a": [1]}), "2020-10")
+    wh.write("stg_visitation", pl.DataFrame({"a": [1]}))
+    assert increments.new_months(wh, "stg_visitation", ["raw_visitation"]) is None
+    increments.record_sources(
+        wh, "stg_visitation", increments.source_versions(wh, ["raw_visitation"])
+    )
+    assert increments.new_months(wh, "stg_visitation", ["raw_visitation"]) == []
+    (wh.path / increments.STATE_DIR / "stg_visitation.json").write_text("{not json")
+    assert increments.new_months(wh, "stg_visitation", ["raw_visitation"]) is None
