@@ -162,11 +162,11 @@ def clone(template: DataRoot, tmp_path: Path) -> tuple[DataRoot, dg.DagsterInsta
 
 
 def ingest_run_ids(instance: dg.DagsterInstance, month: str) -> list[str]:
+    """Ingest runs of a month's delivery: alone, or with consecutive months in one run."""
     return [
         r.run_id
-        for r in instance.get_runs(
-            filters=dg.RunsFilter(job_name=INGEST_JOB, tags={TAG_DELIVERY: month})
-        )
+        for r in instance.get_runs(filters=dg.RunsFilter(job_name=INGEST_JOB))
+        if r.tags.get(TAG_DELIVERY) == month or f"{TAG_DELIVERY}-{month}" in r.tags
     ]
 
 

@@ -220,7 +220,11 @@ def _run_ingest(root, instance, batch, hashes, accept, retention, progress):
             ASSET_PARTITION_RANGE_START_TAG: month_key(first),
             ASSET_PARTITION_RANGE_END_TAG: month_key(last),
         }
-        tags = {TAG_DELIVERY: f"{first}..{last}", TAG_BATCH: str(len(batch))}
+        tags = {
+            TAG_DELIVERY: f"{first}..{last}",
+            TAG_BATCH: str(len(batch)),
+            **{f"{TAG_DELIVERY}-{m}": hashes[m] for m in batch},  # findable per delivery
+        }
     progress.start(batch)
     result = run_job(
         instance,
