@@ -15,23 +15,22 @@ from dfdg_assets.cubes.assets.benchmark import (
     audit_published,
     cube_benchmark,
 )
-from dfdg_assets.generate import generate
 from dfdg_assets.orchestration.instance import open_instance
-from dfdg_assets.orchestration.loader import load
 from dfdg_assets.storage import Warehouse
+from dfdg_assets_tests.conftest import clone_root
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory):
-    from dfdg_assets.core.settings import DataRoot
+def loaded(generated_loaded):
+    """The session's generated sample: municipalities 101, 751 and 825 (Læsø, tiny),
+    2019-12..2020-02, loaded with `dfdg load`. Tests that publish again work on a copy."""
+    assert generated_loaded.report.ok
+    return generated_loaded.root
 
-    root = DataRoot.of(tmp_path_factory.mktemp("bm") / "data")
-    generate(
-        root.inbox, kommuner=[101, 751, 825], borgere=600, fra="2019-12", til="2020-02", seed=5
-    )
-    report = load(root, out=lambda _: None)
-    assert report.ok
-    return root
+
+@pytest.fixture
+def loaded_copy(loaded, tmp_path):
+    return clone_root(loaded, tmp_path / "data")
 
 
 def test_published_months_pass_the_blocking_check(loaded):
@@ -145,7 +144,8 @@ def test_an_under_suppressed_table_fails_the_check(loaded, tmp_path):
     assert audit_published(Warehouse(tmp_path / "empty"), ["2020-01"]) == {}
 
 
-def test_a_failing_audit_blocks_publication(loaded, monkeypatch):
+def test_a_failing_audit_blocks_publication(loaded_copy, monkeypatch):
+    loaded = loaded_copy
     wh = Warehouse(loaded.warehouse)
     before = wh.read(TABLE, ["2020-02"])
 
@@ -168,7 +168,8 @@ def test_a_failing_audit_blocks_publication(loaded, monkeypatch):
     assert wh.read(TABLE, ["2020-02"]).equals(before)
 
 
-def test_republishing_unchanged_data_keeps_the_revision(loaded):
+def test_republishing_unchanged_data_keeps_the_revision(loaded_copy):
+    loaded = loaded_copy
     wh = Warehouse(loaded.warehouse)
     before = wh.read(TABLE, ["2020-01"])
     result = dg.materialize(

@@ -16,7 +16,8 @@ from polars.testing import assert_frame_equal
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.query import format_result, query_dfdg
 from dfdg_assets.orchestration.loader import load
-from dfdg_assets_tests.deliveries import borger, copy_worked, visitation, write_delivery
+from dfdg_assets_tests.conftest import clone_root
+from dfdg_assets_tests.deliveries import borger, visitation, write_delivery
 from dfdg_assets_tests.measures import DFDG_MEASURES
 
 ALL = list(DFDG_MEASURES)
@@ -28,11 +29,10 @@ def rows(df: pl.DataFrame) -> list[tuple]:
 
 # ================================================================ the worked example (SPEC 8)
 @pytest.fixture(scope="module")
-def worked(tmp_path_factory) -> dict:
+def worked(tmp_path_factory, worked_through_october) -> dict:
     """The worked example loaded through 2020-10 (answers kept), then through 2020-11."""
-    root = DataRoot.of(tmp_path_factory.mktemp("worked") / "data")
-    copy_worked(root.inbox)
-    first = load(root, through="2020-10", out=lambda _: None)
+    first = worked_through_october.report  # the session's load through 2020-10, copied
+    root = clone_root(worked_through_october.root, tmp_path_factory.mktemp("worked") / "data")
     assert first.ok and first.loaded == ["2020-10"] and first.rollout == ("2020-10", "2020-10")
     through_october = {
         "uge_kategori": query_dfdg(root, ["antal_borgere"], ["uge", "visitationskategori"]),

@@ -17,11 +17,11 @@ from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB
 from dfdg_assets.orchestration.loader import load
 from dfdg_assets.storage import Warehouse
+from dfdg_assets_tests.conftest import clone_root
 from dfdg_assets_tests.deliveries import (
     WORKED_CPR,
     WORKED_NAME,
     borger,
-    copy_worked,
     visitation,
     write_delivery,
 )
@@ -105,9 +105,8 @@ def test_cli_errors_are_one_line(tmp_path):
     assert bad.returncode == 2
 
 
-def test_worked_example_current_state(root):
-    copy_worked(root.inbox)
-    report = load(root, out=lambda _: None)
+def test_worked_example_current_state(worked_loaded):
+    root, report = worked_loaded.root, worked_loaded.report  # one `dfdg load` of both months
     assert report.loaded == ["2020-10", "2020-11"] and report.rollout == ("2020-10", "2020-11")
     wh = Warehouse(root.warehouse)
     stg = wh.read("stg_visitation").sort("visitation_id")
@@ -128,9 +127,8 @@ def test_worked_example_current_state(root):
     assert wh.read("dim_organisation")["org_navn"].to_list() == ["Jobcenter København"]
 
 
-def test_rerunning_a_month_gives_identical_tables(root):
-    copy_worked(root.inbox)
-    load(root, out=lambda _: None)
+def test_rerunning_a_month_gives_identical_tables(worked_loaded, tmp_path):
+    root = clone_root(worked_loaded.root, tmp_path / "data")  # the worked example, loaded
     wh = Warehouse(root.warehouse)
     tables = [t for t in wh.tables() if not t.startswith("dim_tid")]
     before = {t: wh.read(t) for t in tables}

@@ -32,9 +32,8 @@ from dfdg_assets.exports.packages import (
     export_package,
     read_manifest,
 )
-from dfdg_assets.generate import generate
-from dfdg_assets.orchestration.loader import load
 from dfdg_assets.storage import Warehouse
+from dfdg_assets_tests.conftest import SAMPLE_FRA, SAMPLE_KOMMUNER, SAMPLE_TIL, clone_root
 
 KOMMUNER = [101, 751, 825]
 NIVEAUER = ["datamart", "dsa"]
@@ -58,12 +57,15 @@ class Sample:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Sample:
+def sample(tmp_path_factory, generated_loaded) -> Sample:
     base = tmp_path_factory.mktemp("exports")
-    root = DataRoot.of(base / "data")
-    generate(root.inbox, kommuner=KOMMUNER, borgere=500, fra=FRA, til=TIL, seed=11)
-    report = load(root, out=lambda _: None)
+    # the session's generated sample (three municipalities, 500 citizens, FRA..TIL, seed 11),
+    # copied: the tests write packages into its exports folder
+    assert (generated_loaded.root.inbox / FRA).is_dir()
+    assert (SAMPLE_KOMMUNER, SAMPLE_FRA, SAMPLE_TIL) == (KOMMUNER, FRA, TIL)
+    report = generated_loaded.report
     assert report.ok, report
+    root = clone_root(generated_loaded.root, base / "data")
     wh = Warehouse(root.warehouse)
     records = pl.concat(
         [

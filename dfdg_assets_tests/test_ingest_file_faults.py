@@ -12,7 +12,7 @@ from dfdg_assets.ingest.delivery import read_delivery
 from dfdg_assets.ingest.errors import DeliveryRejected
 from dfdg_assets.orchestration.loader import load
 from dfdg_assets.raw.assets import raw_levering
-from dfdg_assets_tests.conftest import warehouse_snapshot
+from dfdg_assets_tests.conftest import clone_root, warehouse_snapshot
 from dfdg_assets_tests.deliveries import WORKED_CPR, copy_worked, write_manifest
 
 
@@ -121,9 +121,12 @@ def test_fault_is_named(tmp_path, fault):
 
 
 @pytest.mark.parametrize("fault", list(FAULTS), ids=lambda f: f.__name__)
-def test_fault_rejects_delivery_and_leaves_warehouse_unchanged(root, fault):
-    copy_worked(root.inbox)
-    assert load(root, through="2020-10", out=lambda _: None).ok
+def test_fault_rejects_delivery_and_leaves_warehouse_unchanged(
+    worked_through_october, tmp_path, fault
+):
+    # both months in the inbox, `dfdg load --through 2020-10` (built once, copied here)
+    assert worked_through_october.report.ok
+    root = clone_root(worked_through_october.root, tmp_path / "data")
     before = warehouse_snapshot(root)
     assert "raw_visitation/2020-10.parquet" in before
 

@@ -34,7 +34,6 @@ from dfdg_assets.ingest.delivery import Completeness
 from dfdg_assets.orchestration import ledger
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
-from dfdg_assets.orchestration.loader import load
 from dfdg_assets.orchestration.sensors import CACHE_FILE, nye_leveringer, overdue_change
 from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY
 from dfdg_assets.storage import Warehouse
@@ -175,15 +174,13 @@ def ingest_run_ids(instance: dg.DagsterInstance, month: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def loaded_template(empty_template, tmp_path_factory) -> DataRoot:
-    """The worked example loaded through 2020-11 with `dfdg load` (two ingests, one rollout)."""
-    root = DataRoot.of(tmp_path_factory.mktemp("loaded") / "data")
-    shutil.copytree(empty_template.root, root.root)
-    copy_worked(root.inbox)
-    report = load(root, out=lambda _: None)
+def loaded_template(worked_loaded) -> DataRoot:
+    """The worked example loaded through 2020-11 with `dfdg load` (two ingests, one rollout):
+    the session's copy, never changed (every test clones it)."""
+    report = worked_loaded.report
     assert report.ok and report.loaded == ["2020-10", "2020-11"]
     assert report.rollout == ("2020-10", "2020-11")
-    return root
+    return worked_loaded.root
 
 
 @pytest.fixture(scope="module")
