@@ -320,6 +320,26 @@ def _version(i, status, slut, start, timer, pa, why) -> dict[str, np.ndarray]:
     }
 
 
+def _corrections(
+    rng: np.random.Generator,
+    base_lev: np.ndarray,
+    cancelled: np.ndarray,
+    start: np.ndarray,
+    timer: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Corrections: the latest version (sent in `base_lev`) re-sent 1-3 months later with other
+    hours or start date: (activity, delivery, start, hours) of each."""
+    n = len(base_lev)
+    v3 = np.flatnonzero((rng.random(n) < 0.01) & (base_lev < NEVER) & ~cancelled)
+    lev3 = base_lev[v3] + rng.integers(1, 4, len(v3))
+    new_timer = np.where(
+        np.isnan(timer[v3]), 20.0, np.maximum(timer[v3] - 5 * rng.integers(1, 3, len(v3)), 1)
+    )
+    by_timer = rng.random(len(v3)) < 0.5
+    v3_start = np.where(by_timer, start[v3], start[v3] - rng.integers(1, 8, len(v3)))
+    return v3, lev3, v3_start, np.where(by_timer, new_timer, timer[v3])
+
+
 def _versions(
     rng: np.random.Generator,
     st: tuple[str, ...],
@@ -346,18 +366,10 @@ def _versions(
     lev2 = period.lev(np.minimum(end[v2], period.end + 400) + rng.integers(0, 11, len(v2)))
     pa_final = np.where(rng.random(n) < 0.7, 2, np.where(rng.random(n) < 0.5, 1, 0))
 
-    # corrections: the latest version re-sent 1-3 months later with other hours or start date
     base_lev = np.full(n, NEVER)
     base_lev[v1] = lev1
     base_lev[v2] = lev2
-    v3 = np.flatnonzero((rng.random(n) < 0.01) & (base_lev < NEVER) & ~cancelled)
-    lev3 = base_lev[v3] + rng.integers(1, 4, len(v3))
-    new_timer = np.where(
-        np.isnan(timer[v3]), 20.0, np.maximum(timer[v3] - 5 * rng.integers(1, 3, len(v3)), 1)
-    )
-    by_timer = rng.random(len(v3)) < 0.5
-    v3_start = np.where(by_timer, start[v3], start[v3] - rng.integers(1, 8, len(v3)))
-    v3_timer = np.where(by_timer, new_timer, timer[v3])
+    v3, lev3, v3_start, v3_timer = _corrections(rng, base_lev, cancelled, start, timer)
 
     def none(i: np.ndarray) -> np.ndarray:
         return np.full(len(i), -1)
