@@ -252,29 +252,48 @@ def dim_borger(data_root: DataRootResource) -> dg.MaterializeResult:
 
 
 CITIZEN_SOURCES = ("borger", "visitation", "aktivitet", "samtale", "ydelse")
+RECORD_SOURCES = ("visitation", "aktivitet", "samtale", "ydelse")  # records naming a citizen
 
 
 def _dim_borger(wh, months: list[str] | None) -> pl.DataFrame:
-    """All history (`months` None), or the current table merged with the new months."""
+    """All history (`months` None), or the current table merged with the new months. Resident
+    snapshots are read one month at a time (they are the largest file of every delivery)."""
+    borger = raw_table("borger")
     if months is None:
-        scans = {n: versions(wh, n) for n in CITIZEN_SOURCES}
+        scans = {n: versions(wh, n) for n in RECORD_SOURCES}
+        snapshot_months = wh.partitions(borger)
     else:
         scans = {
             n: wh.scan(raw_table(n), months, schema=raw_schema(contract.FILES_BY_NAME[n]))
-            for n in CITIZEN_SOURCES
+            for n in RECORD_SOURCES
         }
-    refs = pl.concat([lf.select("cpr") for lf in scans.values()]).unique().collect()["cpr"]
+        snapshot_months = [m for m in months if wh.has(borger, m)]
+    refs = (
+        pl.concat([lf.select("cpr") for lf in scans.values()])
+        .unique()
+        .collect(engine="streaming")["cpr"]
+    )
+    snapshots = build.latest_of_months(
+        [
+            wh.scan(borger, [m], schema=raw_schema(contract.BORGER))
+            for m in reversed(snapshot_months)
+        ],
+        ["cpr"],
+    )
+    if snapshots.is_empty():
+        snapshots = pl.DataFrame(schema=raw_schema(contract.BORGER))
     current = None if months is None else wh.read("dim_borger", schema=BORGER_COLS)
     known = (
         current.select("cpr", "borger_key")
         if current is not None
         else pl.DataFrame(schema={"cpr": pl.String(), "borger_key": pl.Int64()})
     )
-    fresh = refs.filter(~refs.is_in(known["cpr"].implode())) if known.height else refs
+    everyone = pl.concat([refs, snapshots["cpr"]]).unique()
+    fresh = everyone.filter(~everyone.is_in(known["cpr"].implode())) if known.height else everyone
     keys = pl.concat(
         [known, pl.DataFrame({"cpr": fresh, "borger_key": surrogate_keys(fresh, wh.key_secret())})]
     )
-    return build.dim_borger(scans["borger"], refs, keys, current)
+    return build.dim_borger(snapshots.lazy(), refs, keys, current)
 
 
 INGEST_DIMENSIONS = [dim_kommune, dim_region, dim_organisation, dim_uddannelse, dim_borger]

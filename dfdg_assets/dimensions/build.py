@@ -26,6 +26,28 @@ def latest_snapshot(snapshots: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
     return snapshots.sort("data_maaned", "linje").group_by(key, maintain_order=True).last()
 
 
+def latest_of_months(
+    newest_first: list[pl.LazyFrame], key: list[str], months_per_pass: int = 4
+) -> pl.DataFrame:
+    """`latest_snapshot` over monthly snapshots given newest month first, a few months at a
+    time (memory grows with the months read in one pass, not with the history): a member takes
+    its row from the newest month carrying it, the last line of that month."""
+    order = pl.col("data_maaned").str.replace("-", "").cast(pl.Int64) * 1_000_000_000 + pl.col(
+        "linje"
+    )
+    parts: list[pl.DataFrame] = []
+    seen: pl.DataFrame | None = None
+    for i in range(0, len(newest_first), months_per_pass):
+        rows = pl.concat(newest_first[i : i + months_per_pass]).with_columns(order.alias("_ord"))
+        if seen is not None:
+            rows = rows.join(seen.lazy(), on=key, how="anti")
+        newest = rows.group_by(key).agg(pl.col("_ord").max())
+        part = rows.join(newest, on=[*key, "_ord"], how="semi").drop("_ord")
+        parts.append(part.collect(engine="streaming"))
+        seen = pl.concat([p.select(key) for p in parts])
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
 def dim_organisation(snapshots: pl.LazyFrame, referenced_ids: pl.Series) -> pl.DataFrame:
     """One row per org_id: latest snapshot attributes; ids referenced by records but missing
     from every snapshot become 'unknown' members (flagged `ukendt`)."""
