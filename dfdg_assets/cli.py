@@ -262,6 +262,10 @@ def _one_line_error(message: str) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.ende_til_ende:
+        from dfdg_assets.perf.endtoend import endtoend_and_report
+
+        return endtoend_and_report(args)
     from dfdg_assets.perf.run import bench_and_report
 
     return bench_and_report(args, repeat=args.gentag)
@@ -356,6 +360,12 @@ def _add_bench(sub: Subparsers) -> None:
     )
     b.add_argument("--gentag", type=int, default=1, help="runs per engine; the fastest counts")
     b.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    b.add_argument(
+        "--ende-til-ende",
+        action="store_true",
+        help="the monthly operation end to end: generate, load the history, the monthly "
+        "refresh, the 12th month against the last, the DuckDB COPY floor, queries",
+    )
     b.set_defaults(func=cmd_bench)
     _one_line_errors(b)
 
