@@ -174,3 +174,59 @@ def test_digest_is_order_independent_and_sensitive():
     assert digest(df) == digest(df.with_columns(pl.col("kommunekode").cast(pl.Int64)))
     assert digest(df) != digest(df.with_columns(pl.col("borger_key").replace(2, 3)))
     assert digest(df) != digest(pl.concat([df, df.head(1)]))  # a duplicated row counts
+
+
+def test_endtoend_reads_the_loaders_own_lines():
+    from dfdg_assets.perf.endtoend import _loader_figures
+
+    out = "\n".join(
+        [
+            "[1/3] 2020-10 indlæst (2.5 s)",
+            "[2/3] 2020-11 indlæst (1.5 s)",
+            "[3/3] 2020-12 indlæst (1.0 s)",
+            "Udruller 2020-01..2020-12 (12 måneder) i én kørsel …",
+            "Udrulning færdig (30.5 s)",
+        ]
+    )
+    assert _loader_figures(out) == {
+        "ingest_s": 5.0,
+        "deliveries": 3,
+        "rollout_s": 30.5,
+        "rollout_months": 12,
+        "failed": False,
+    }
+    assert _loader_figures("[1/1] 2020-10 AFVIST: fejl")["failed"] is True
+
+
+def test_endtoend_measures_a_child_process():
+    import sys
+
+    from dfdg_assets.perf.endtoend import measure
+
+    r = measure([sys.executable, "-c", "b = bytearray(200 * 1024 * 1024); print('ok')"])
+    assert r["rc"] == 0 and r["output"].strip() == "ok"
+    assert 0.19 < r["peak_rss_gib"] < 1.0  # the child's own high-water mark, from wait4
+
+
+@pytest.mark.slow  # a whole operation at a tiny size (generate, 3 loads, queries): 2-7 min
+def test_endtoend_bench_runs_the_whole_operation(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "e2e.json"
+    res = subprocess.run(
+        [
+            sys.executable, "-m", "dfdg_assets.cli", "bench", "--ende-til-ende",
+            "--borgere", "200", "--kommuner", "2", "--fra", "2019-12", "--til", "2020-12",
+            "--workdir", str(tmp_path / "w"), "--json", str(out),
+        ],
+        capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "månedlig opdatering (2020-12)" in res.stdout and "sidste / 12. måned" in res.stdout
+    r = json.loads(out.read_text())
+    assert r["history"]["deliveries"] == 12 and r["refresh_last"]["deliveries"] == 1
+    assert r["refresh_12th"]["deliveries"] == 1 and not r["history"]["failed"]
+    assert r["refresh_ratio"] > 0 and r["copy_floor"]["wall_s"] > 0
+    assert all(r["queries"][q]["rows"] > 0 for q in ("readme_dfdg", "alle_kommuner_maaned"))
