@@ -5,6 +5,8 @@ Handles a range of months in one run (single-run backfills); a month that fails 
 the others, and the step fails at the end naming every month that did.
 """
 
+from dataclasses import dataclass, field
+
 import dagster as dg
 import polars as pl
 
@@ -19,6 +21,7 @@ from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.errors import DeliveryHeld, DeliveryRejected
 from dfdg_assets.raw import row_checks
 from dfdg_assets.raw.ingest import REJECTED_TABLE, IngestedDelivery, ingest_delivery, raw_table
+from dfdg_assets.storage import Warehouse
 
 TAG_DELIVERY = "dfdg/levering"
 TAG_CONTENT = "dfdg/indhold"
@@ -104,92 +107,135 @@ def _rejected_metadata(rejected: pl.DataFrame) -> dict:
     }
 
 
+@dataclass
+class _Months:
+    """What the run's months came to: the loaded deliveries, their metadata, the failures."""
+
+    done: list[IngestedDelivery] = field(default_factory=list)
+    metadata: dict[str, dict[str, dict]] = field(default_factory=dict)  # month -> table -> meta
+    failed: dict[str, str] = field(default_factory=dict)
+    rejected_rows: dict[str, Verdict] = field(default_factory=dict)
+
+
+def _ingest_month(
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    data_root: DataRootResource,
+    month: str,
+    months: _Months,
+) -> None:
+    """Ingest, publish and record one month's delivery; a delivery that does not load is noted
+    in `months.failed` with its check verdict instead."""
+    wh = data_root.warehouse
+    try:
+        d = ingest_delivery(data_root.inbox / month, wh, config.accepter_afviste_raekker)
+    except (DeliveryRejected, DeliveryHeld, SchemaViolation) as e:
+        months.failed[month] = str(e)
+        months.rejected_rows[month] = row_checks.not_loaded(month, e)
+        context.log.error(str(e))
+        return
+    data_root.publish(d.frames)
+    months.metadata[month] = {
+        spec.key.path[-1]: _month_metadata(d, spec.key.path[-1]) for spec in _SPECS
+    }
+    d.frames.clear()  # published: a range of months never holds more than one in memory
+    _record_delivery(context, wh, d)
+    months.done.append(d)
+    months.rejected_rows[month] = row_checks.rejected_rows(d)
+
+
+def _record_delivery(context: dg.AssetExecutionContext, wh: Warehouse, d: IngestedDelivery) -> None:
+    """Write the loaded delivery's ledger entry, then log its warnings and a one-line summary."""
+    month = d.month
+    wh.record_delivery(
+        month,
+        {
+            "indhold_sha256": d.content_hash,
+            "berort_fra": d.affected_from,
+            "run_id": context.run_id,
+            "accepteret_over_1_procent": d.accepted_over_threshold,
+        },
+    )
+    for w in d.warnings:
+        context.log.warning(f"{month}: {w}")
+    if d.accepted_over_threshold:
+        context.log.warning(f"{month}: accepteret trods over 1 % afviste rækker (run config)")
+    context.log.info(
+        f"{month}: indlæst, {d.rejected_total} rækker afvist, berører måneder fra {d.affected_from}"
+    )
+
+
+def _tag_run(
+    context: dg.AssetExecutionContext, wh: Warehouse, done: list[IngestedDelivery]
+) -> None:
+    """Tag the run with the earliest affected month, the newest loaded month and any acceptance."""
+    if not done:
+        return
+    loaded = wh.partitions(raw_table("visitation"))
+    tags = {
+        TAG_AFFECTED_FROM: min(d.affected_from for d in done),
+        TAG_NEWEST: loaded[-1] if loaded else max(d.month for d in done),
+    }
+    if any(d.accepted_over_threshold for d in done):
+        tags[TAG_ACCEPTED] = "ja"
+    context.instance.add_run_tags(context.run_id, tags)
+
+
+def _fail(
+    context: dg.AssetExecutionContext, months: _Months, known: dict[str, Verdict]
+) -> dg.Failure:
+    """Log what did load and each month's check results, and return the failure naming every
+    month that did not (the caller raises it)."""
+    context.instance.add_run_tags(context.run_id, {TAG_REJECTED: "ja"})
+    for d in months.done:
+        for spec in _SPECS:
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=spec.key,
+                    partition=f"{d.month}-01",
+                    metadata=months.metadata[d.month][spec.key.path[-1]],
+                )
+            )
+    for check, asset, verdicts in (
+        ("ingen_afviste_raekker", REJECTED_TABLE, months.rejected_rows),
+        ("kendte_kodevaerdier", raw_table("visitation"), known),
+    ):
+        for evaluation in month_evaluations(context, asset, check, verdicts, output=False):
+            context.log_event(evaluation)
+    failed = months.failed
+    return dg.Failure(
+        description="; ".join(failed[m] for m in sorted(failed)),
+        metadata={"afviste_leveringer": sorted(failed)},
+    )
+
+
+def _results(context: dg.AssetExecutionContext, months: _Months, known: dict[str, Verdict]):
+    """Yield one materialization per table, each month's counts attached to that month (see
+    core/publishing.py), then the per-month check results."""
+    for spec in _SPECS:
+        table = spec.key.path[-1]
+        for d in months.done:
+            meta = months.metadata[d.month][table]
+            meta["indhold_sha256"] = d.content_hash
+            month_metadata(context, d.month, meta, asset_key=spec.key)
+        yield dg.MaterializeResult(asset_key=spec.key)
+    yield from month_evaluations(
+        context, REJECTED_TABLE, "ingen_afviste_raekker", months.rejected_rows
+    )
+    yield from month_evaluations(context, raw_table("visitation"), "kendte_kodevaerdier", known)
+
+
 @warehouse_multi_asset("raw_levering", specs=_SPECS, check_specs=_CHECKS)
 def raw_levering(
     context: dg.AssetExecutionContext, config: IngestConfig, data_root: DataRootResource
 ):
     """Ingest the delivery of each month in the run: file-level checks (R12) reject the whole
     delivery; row-level faults go to raw_afviste_raekker; over 1 % rejected holds it back."""
-    done: list[IngestedDelivery] = []
-    metadata: dict[str, dict[str, dict]] = {}  # month -> table -> that month's metadata
-    failed: dict[str, str] = {}
-    rejected_rows: dict[str, Verdict] = {}
-    wh = data_root.warehouse
+    months = _Months()
     for key in context.partition_keys:
-        month = month_of_key(key)
-        try:
-            d = ingest_delivery(data_root.inbox / month, wh, config.accepter_afviste_raekker)
-        except (DeliveryRejected, DeliveryHeld, SchemaViolation) as e:
-            failed[month] = str(e)
-            rejected_rows[month] = row_checks.not_loaded(month, e)
-            context.log.error(str(e))
-            continue
-        data_root.publish(d.frames)
-        metadata[month] = {
-            spec.key.path[-1]: _month_metadata(d, spec.key.path[-1]) for spec in _SPECS
-        }
-        d.frames.clear()  # published: a range of months never holds more than one in memory
-        wh.record_delivery(
-            month,
-            {
-                "indhold_sha256": d.content_hash,
-                "berort_fra": d.affected_from,
-                "run_id": context.run_id,
-                "accepteret_over_1_procent": d.accepted_over_threshold,
-            },
-        )
-        for w in d.warnings:
-            context.log.warning(f"{month}: {w}")
-        if d.accepted_over_threshold:
-            context.log.warning(f"{month}: accepteret trods over 1 % afviste rækker (run config)")
-        context.log.info(
-            f"{month}: indlæst, {d.rejected_total} rækker afvist, berører måneder fra {d.affected_from}"
-        )
-        done.append(d)
-        rejected_rows[month] = row_checks.rejected_rows(d)
-
-    if done:
-        loaded = wh.partitions(raw_table("visitation"))
-        tags = {
-            TAG_AFFECTED_FROM: min(d.affected_from for d in done),
-            TAG_NEWEST: loaded[-1] if loaded else max(d.month for d in done),
-        }
-        if any(d.accepted_over_threshold for d in done):
-            tags[TAG_ACCEPTED] = "ja"
-        context.instance.add_run_tags(context.run_id, tags)
-
-    known = {d.month: row_checks.known_values(d) for d in done}
-    if failed:
-        # Record what did load and each month's checks, then fail naming every month that did not.
-        context.instance.add_run_tags(context.run_id, {TAG_REJECTED: "ja"})
-        for d in done:
-            for spec in _SPECS:
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=spec.key,
-                        partition=f"{d.month}-01",
-                        metadata=metadata[d.month][spec.key.path[-1]],
-                    )
-                )
-        for check, asset, verdicts in (
-            ("ingen_afviste_raekker", REJECTED_TABLE, rejected_rows),
-            ("kendte_kodevaerdier", raw_table("visitation"), known),
-        ):
-            for evaluation in month_evaluations(context, asset, check, verdicts, output=False):
-                context.log_event(evaluation)
-        raise dg.Failure(
-            description="; ".join(failed[m] for m in sorted(failed)),
-            metadata={"afviste_leveringer": sorted(failed)},
-        )
-
-    # each month's materialization carries that month's counts (see core/publishing.py)
-    for spec in _SPECS:
-        table = spec.key.path[-1]
-        for d in done:
-            meta = metadata[d.month][table]
-            meta["indhold_sha256"] = d.content_hash
-            month_metadata(context, d.month, meta, asset_key=spec.key)
-        yield dg.MaterializeResult(asset_key=spec.key)
-
-    yield from month_evaluations(context, REJECTED_TABLE, "ingen_afviste_raekker", rejected_rows)
-    yield from month_evaluations(context, raw_table("visitation"), "kendte_kodevaerdier", known)
+        _ingest_month(context, config, data_root, month_of_key(key), months)
+    _tag_run(context, data_root.warehouse, months.done)
+    known = {d.month: row_checks.known_values(d) for d in months.done}
+    if months.failed:
+        raise _fail(context, months, known)
+    yield from _results(context, months, known)
