@@ -120,6 +120,68 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)  # rmtree unlinks symlinks inside, never follows them
 
 
+def _old_inbox(inbox: Path, cutoff: str) -> list[str]:
+    """The inbox's month folders (or links) before `cutoff`, sorted."""
+    if not inbox.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in inbox.iterdir()
+        if (p.is_dir() or p.is_symlink()) and _MONTH.match(p.name) and p.name < cutoff
+    )
+
+
+def _prune_tables(
+    wh: Warehouse, old: dict[str, list[str]], cutoff: str, report: PruneReport
+) -> None:
+    """Carry the versions still in force forward into the history tables, then delete the old
+    partitions of every table, counting files and rows in `report`."""
+    carried = carried_versions(wh, cutoff)
+    wh.write_many({(history_table(n), "alle"): df for n, df in carried.items() if n in CARRIED})
+    report.carried = {n: df.height for n, df in carried.items()}
+    for table, parts in sorted(old.items()):
+        rows = wh.scan(table, parts).select(pl.len()).collect().item()
+        for p in parts:
+            wh.delete(table, p)
+            report.files += 1
+        report.rows[table] = rows
+
+
+def _package_start(pkg: Path) -> str | None:
+    """The first month a data package covers: from its manifest, else from its folder name."""
+    manifest = pkg / "manifest.json"
+    fra = None
+    if manifest.is_file():
+        try:
+            fra = json.loads(manifest.read_text(encoding="utf-8")).get("period", {}).get("fra")
+        except (OSError, ValueError, AttributeError):
+            fra = None
+    if fra is None:
+        m = re.search(r"_(\d{4}-\d{2})_\d{4}-\d{2}$", pkg.name)
+        fra = m.group(1) if m else None
+    return fra
+
+
+def _prune_exports(exports: Path, cutoff: str, report: PruneReport) -> None:
+    """Remove the data packages (and links to them) starting before `cutoff`, and the temp
+    folders of exports that never finished."""
+    if not exports.is_dir():
+        return
+    for pkg in sorted(exports.iterdir()):
+        fra = _package_start(pkg)
+        if pkg.is_symlink():
+            if fra and fra < cutoff:
+                pkg.unlink()
+                report.exports.append(pkg.name)
+            continue
+        if pkg.is_dir() and pkg.name.startswith("."):
+            shutil.rmtree(pkg)  # a temp folder of an export that never finished
+            continue
+        if pkg.is_dir() and fra and fra < cutoff:
+            shutil.rmtree(pkg)
+            report.exports.append(pkg.name)
+
+
 def prune(wh: Warehouse, inbox: Path, exports: Path, newest: str, cutoff: str) -> PruneReport:
     """Delete everything before `cutoff` (R10), all or nothing: the marker `PRUNING` is written
     first, then the data (tables, inbox folders, data packages), the bookkeeping (ledger entries)
@@ -129,15 +191,7 @@ def prune(wh: Warehouse, inbox: Path, exports: Path, newest: str, cutoff: str) -
     marker = wh.path / PRUNING
     old = {t: [p for p in wh.partitions(t) if _MONTH.match(p) and p < cutoff] for t in wh.tables()}
     old = {t: ps for t, ps in old.items() if ps}
-    old_inbox = (
-        sorted(
-            p.name
-            for p in inbox.iterdir()
-            if (p.is_dir() or p.is_symlink()) and _MONTH.match(p.name) and p.name < cutoff
-        )
-        if inbox.is_dir()
-        else []
-    )
+    old_inbox = _old_inbox(inbox, cutoff)
     old_ledger = sorted(
         f
         for f in (wh.path / "_leveringer").glob("*.json")
@@ -147,45 +201,11 @@ def prune(wh: Warehouse, inbox: Path, exports: Path, newest: str, cutoff: str) -
         wh.path.mkdir(parents=True, exist_ok=True)
         marker.write_text(cutoff, encoding="utf-8")
     if old:
-        carried = carried_versions(wh, cutoff)
-        wh.write_many({(history_table(n), "alle"): df for n, df in carried.items() if n in CARRIED})
-        report.carried = {n: df.height for n, df in carried.items()}
-        for table, parts in sorted(old.items()):
-            rows = wh.scan(table, parts).select(pl.len()).collect().item()
-            for p in parts:
-                wh.delete(table, p)
-                report.files += 1
-            report.rows[table] = rows
+        _prune_tables(wh, old, cutoff, report)
     for month in old_inbox:
         _remove(inbox / month)
         report.inbox_folders.append(month)
-    if exports.is_dir():
-        for pkg in sorted(exports.iterdir()):
-            manifest = pkg / "manifest.json"
-            fra = None
-            if manifest.is_file():
-                try:
-                    fra = (
-                        json.loads(manifest.read_text(encoding="utf-8"))
-                        .get("period", {})
-                        .get("fra")
-                    )
-                except (OSError, ValueError, AttributeError):
-                    fra = None
-            if fra is None:
-                m = re.search(r"_(\d{4}-\d{2})_\d{4}-\d{2}$", pkg.name)
-                fra = m.group(1) if m else None
-            if pkg.is_symlink():
-                if fra and fra < cutoff:
-                    pkg.unlink()
-                    report.exports.append(pkg.name)
-                continue
-            if pkg.is_dir() and pkg.name.startswith("."):
-                shutil.rmtree(pkg)  # a temp folder of an export that never finished
-                continue
-            if pkg.is_dir() and fra and fra < cutoff:
-                shutil.rmtree(pkg)
-                report.exports.append(pkg.name)
+    _prune_exports(exports, cutoff, report)
     # bookkeeping last: with the data gone, the ledger entries of the pruned months go too
     for f in old_ledger:
         f.unlink(missing_ok=True)
