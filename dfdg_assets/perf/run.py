@@ -393,6 +393,43 @@ def _incremental(b: _Bench, full: dict | None) -> dict[str, Any]:
     return inc
 
 
+def _compare(
+    b: _Bench, by_size: dict[int, dict[str, dict]], all_runs: dict[int, dict[str, list[dict]]]
+) -> None:
+    """Record whether every size's engines agree, the best run of each engine and the ratios
+    between them, and announce the agreement."""
+    result = b.result
+    result["agreement"] = {
+        str(n): _size_agreement(engines, [r for rs in all_runs[n].values() for r in rs])
+        for n, engines in by_size.items()
+    }
+    result["agree"] = agree = all(a["agree"] for a in result["agreement"].values())
+    b.say(
+        "Enighed: " + ("ja, alle motorer giver de samme rækker" if agree else "NEJ (se agreement)")
+    )
+    result["best"] = {str(n): {e: r.get("rep") for e, r in es.items()} for n, es in by_size.items()}
+    result["ratios"] = _ratios(by_size)
+
+
+def _query(b: _Bench, full: dict[str, Any] | None) -> dict[str, Any]:
+    """Time the query on the full product roll-out's output, or say why it was skipped."""
+    if full and full["ok"]:
+        return time_query(b.bench_root, full, b.months, b.fra, b.til, b.runs_dir, b.say)
+    return {"skipped": "the product roll-out failed"}
+
+
+def _finish(b: _Bench, t_start: float, keep_outputs: bool) -> None:
+    """Record the load average at the end and the total time; delete the engine outputs unless
+    they are to be kept."""
+    result = b.result
+    result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine"]["load_average_end"] = result["load_average_end"]
+    result["total_s"] = time.perf_counter() - t_start
+    if not keep_outputs:
+        shutil.rmtree(b.runs_dir, ignore_errors=True)
+        shutil.rmtree(b.bench_root, ignore_errors=True)
+
+
 def run_bench(
     *,
     borgere: int,
@@ -443,26 +480,12 @@ def run_bench(
     shutil.rmtree(b.bench_root, ignore_errors=True)
     b.runs_dir.mkdir(parents=True)
     by_size, all_runs = _rollouts(b, _plan(b, extra_engines, repeat))
-    result["agreement"] = {
-        str(n): _size_agreement(engines, [r for rs in all_runs[n].values() for r in rs])
-        for n, engines in by_size.items()
-    }
-    result["agree"] = agree = all(a["agree"] for a in result["agreement"].values())
-    say("Enighed: " + ("ja, alle motorer giver de samme rækker" if agree else "NEJ (se agreement)"))
-    result["best"] = {str(n): {e: r.get("rep") for e, r in es.items()} for n, es in by_size.items()}
-    result["ratios"] = _ratios(by_size)
+    _compare(b, by_size, all_runs)
     full = by_size[borgere].get("product")
     result["incremental"] = _incremental(b, full)
-    if query and full and full["ok"]:
-        result["query"] = time_query(b.bench_root, full, months, fra, til, b.runs_dir, say)
-    elif query:
-        result["query"] = {"skipped": "the product roll-out failed"}
-    result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    result["machine"]["load_average_end"] = result["load_average_end"]
-    result["total_s"] = time.perf_counter() - t_start
-    if not keep_outputs:
-        shutil.rmtree(b.runs_dir, ignore_errors=True)
-        shutil.rmtree(b.bench_root, ignore_errors=True)
+    if query:
+        result["query"] = _query(b, full)
+    _finish(b, t_start, keep_outputs)
     return result
 
 
