@@ -19,7 +19,7 @@ import dagster as dg
 from dfdg_assets.core.partitions import data_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.weeks import month_key
-from dfdg_assets.ingest.delivery import invalid_folders
+from dfdg_assets.ingest.delivery import Completeness, invalid_folders
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB, ingest_job, rollout_job
 from dfdg_assets.orchestration.ledger import (
     MAX_ATTEMPTS,
@@ -37,6 +37,7 @@ from dfdg_assets.orchestration.ledger import (
 )
 from dfdg_assets.orchestration.liveness import mark_dead_runs_failed
 from dfdg_assets.raw.overdue import evaluation as overdue_evaluation
+from dfdg_assets.storage import Warehouse
 
 
 def ingest_request(
@@ -60,6 +61,95 @@ def _short(months: list[str], n: int = 6) -> str:
     return ", ".join(months[:n]) + (f" … ({len(months)} i alt)" if len(months) > n else "")
 
 
+def _inbox_notes(inbox: Path, states: list[Completeness]) -> list[str]:
+    """Skip notes for folders that are not months and for incomplete deliveries."""
+    notes = [
+        f"mappen {name} er ikke en gyldig måned (YYYY-MM) og ignoreres"
+        for name in invalid_folders(inbox)
+    ]
+    for s in states:
+        if not s.complete:
+            notes.append(f"{s.month} ufuldstændig: {s.reason}")
+    return notes
+
+
+def _ingest_requests(
+    context: dg.SensorEvaluationContext,
+    wh: Warehouse,
+    states: list[Completeness],
+    notes: list[str],
+) -> list[dg.RunRequest]:
+    """One ingest run per new or changed complete delivery within the data months that is not
+    already running and has not been rejected or held back (those get a note instead)."""
+    valid = set(data_months.get_partition_keys(current_time=dt.datetime.now()))
+    requests: list[dg.RunRequest] = []
+    for s in pending_deliveries(wh, states):
+        content = cast(str, s.content_hash)  # a pending delivery has its content hash
+        if month_key(s.month) not in valid:
+            notes.append(f"{s.month} ligger uden for datamånederne og springes over")
+            continue
+        tags = delivery_tags(s.month, content)
+        if is_in_flight(context.instance, INGEST_JOB, tags):
+            continue
+        if has_failed(context.instance, s.month, content):
+            # rejected or held back: an operator re-executes it (with acceptance) or a corrected
+            # delivery arrives; the other deliveries go on and are rolled out
+            notes.append(
+                f"{s.month} afvist eller holdt tilbage (se kørslen); venter på rettet levering eller accept"
+            )
+            continue
+        attempt = failed_attempts(context.instance, INGEST_JOB, tags)
+        requests.append(ingest_request(s.month, content, loaded_hash(wh, s.month), attempt))
+    return requests
+
+
+def _rollout_request(
+    context: dg.SensorEvaluationContext, wh: Warehouse, notes: list[str]
+) -> dg.RunRequest | None:
+    """The one rollout run over every month the ingested deliveries affect, unless it is already
+    running or has failed too often (then a note says so)."""
+    plan = plan_rollout(wh)
+    if not plan:
+        return None
+    attempt = failed_attempts(context.instance, ROLLOUT_JOB, {TAG_ROLLOUT_DEBT: plan.debt_id})
+    if attempt >= MAX_ATTEMPTS:
+        notes.append(
+            f"udrulningen af {plan.first}..{plan.last} er fejlet {attempt} gange; "
+            "se kørslerne, `dfdg load` eller en ny levering prøver igen"
+        )
+        return None
+    if is_in_flight(context.instance, ROLLOUT_JOB):
+        return None
+    retry = f":forsoeg{attempt + 1}" if attempt else ""
+    context.log.info(f"Udrulning af {plan.first}..{plan.last} ({plan.months} måneder)")
+    return dg.RunRequest(
+        run_key=f"udrul:{plan.first}:{plan.last}:{plan.debt_id}{retry}",
+        job_name=ROLLOUT_JOB,
+        tags=plan.tags,
+    )
+
+
+def _report_overdue(
+    context: dg.SensorEvaluationContext,
+    wh: Warehouse,
+    states: list[Completeness],
+    before: str,
+    notes: list[str],
+) -> str:
+    """Note the overdue months; when they changed since the last tick, log it once and report
+    the check levering_rettidig. Returns the overdue months' text for the cursor."""
+    late = overdue_months(states, dt.date.today(), newest_loaded_month(wh))
+    overdue = _short(late) if late else ""
+    if late:
+        notes.append(f"forfaldne leveringer: {overdue}")
+    change = overdue_change(before, overdue)
+    if change:
+        context.log.warning(change)
+        # the check levering_rettidig on raw_visitation shows the new state in the UI
+        context.instance.report_runless_asset_event(overdue_evaluation(late))
+    return overdue
+
+
 @dg.sensor(
     name="nye_leveringer",
     jobs=[ingest_job, rollout_job],
@@ -78,69 +168,16 @@ def nye_leveringer(
     cache_file = data_root.paths.dagster_home / CACHE_FILE
     states, seen = inbox_state(data_root.inbox, _read_cache(cache_file))
     _write_cache(cache_file, seen)
-    valid = set(data_months.get_partition_keys(current_time=dt.datetime.now()))
-    notes: list[str] = [
-        f"mappen {name} er ikke en gyldig måned (YYYY-MM) og ignoreres"
-        for name in invalid_folders(data_root.inbox)
-    ]
-    for s in states:
-        if not s.complete:
-            notes.append(f"{s.month} ufuldstændig: {s.reason}")
-    requests: list[dg.RunRequest] = []
+    notes = _inbox_notes(data_root.inbox, states)
     wh = data_root.warehouse
-    for s in pending_deliveries(wh, states):
-        content = cast(str, s.content_hash)  # a pending delivery has its content hash
-        if month_key(s.month) not in valid:
-            notes.append(f"{s.month} ligger uden for datamånederne og springes over")
-            continue
-        tags = delivery_tags(s.month, content)
-        if is_in_flight(context.instance, INGEST_JOB, tags):
-            continue
-        if has_failed(context.instance, s.month, content):
-            # rejected or held back: an operator re-executes it (with acceptance) or a corrected
-            # delivery arrives; the other deliveries go on and are rolled out
-            notes.append(
-                f"{s.month} afvist eller holdt tilbage (se kørslen); venter på rettet levering eller accept"
-            )
-            continue
-        attempt = failed_attempts(context.instance, INGEST_JOB, tags)
-        requests.append(ingest_request(s.month, content, loaded_hash(wh, s.month), attempt))
-
+    requests = _ingest_requests(context, wh, states, notes)
     # Roll out only when no ingest is queued or running, so that a batch of deliveries arriving
     # together becomes one rollout run.
     if not requests and not is_in_flight(context.instance, INGEST_JOB):
-        plan = plan_rollout(data_root.warehouse)
-        attempt = (
-            failed_attempts(context.instance, ROLLOUT_JOB, {TAG_ROLLOUT_DEBT: plan.debt_id})
-            if plan
-            else 0
-        )
-        if plan and attempt >= MAX_ATTEMPTS:
-            notes.append(
-                f"udrulningen af {plan.first}..{plan.last} er fejlet {attempt} gange; "
-                "se kørslerne, `dfdg load` eller en ny levering prøver igen"
-            )
-        elif plan and not is_in_flight(context.instance, ROLLOUT_JOB):
-            retry = f":forsoeg{attempt + 1}" if attempt else ""
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"udrul:{plan.first}:{plan.last}:{plan.debt_id}{retry}",
-                    job_name=ROLLOUT_JOB,
-                    tags=plan.tags,
-                )
-            )
-            context.log.info(f"Udrulning af {plan.first}..{plan.last} ({plan.months} måneder)")
-
-    newest = newest_loaded_month(data_root.warehouse)
-    late = overdue_months(states, dt.date.today(), newest)
-    overdue = _short(late) if late else ""
-    if late:
-        notes.append(f"forfaldne leveringer: {overdue}")
-    change = overdue_change(cursor.get("forfaldne", ""), overdue)
-    if change:
-        context.log.warning(change)
-        # the check levering_rettidig on raw_visitation shows the new state in the UI
-        context.instance.report_runless_asset_event(overdue_evaluation(late))
+        rollout = _rollout_request(context, wh, notes)
+        if rollout:
+            requests.append(rollout)
+    overdue = _report_overdue(context, wh, states, cursor.get("forfaldne", ""), notes)
     for n in notes:
         if not n.startswith("forfaldne"):
             context.log.warning(n)
