@@ -14,7 +14,7 @@ from dagster._core.storage.tags import (
 
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.core.weeks import add_months, month_key
-from dfdg_assets.ingest.delivery import invalid_folders
+from dfdg_assets.ingest.delivery import Completeness, invalid_folders
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.ledger import (
@@ -92,19 +92,41 @@ def _load(
     retention: bool,
     t0: float,
 ) -> LoadReport:
-
+    """Tidy up after runs that died, ingest the pending deliveries, roll out, summarise."""
     report = LoadReport()
     instance = open_instance(root)
+    wh = Warehouse(root.warehouse)
+    _recover(instance, wh, out)
+    pending = _pending(root, wh, through, out, report)
+    _ingest(root, instance, wh, pending, accept, retention, out, report)
+    _rollout(root, instance, wh, out, report)
+    report.seconds = time.perf_counter() - t0
+    _summary(wh, out, report)
+    return report
+
+
+def _recover(instance, wh: Warehouse, out: Callable[[str], None]) -> None:
+    """Mark runs whose process died as failed, delete the warehouse's temp files and the ledger
+    entries staged by a run that died before committing (that delivery is simply loaded again;
+    entries of a run still under way, e.g. one the daemon started, are left to it)."""
     for run_id in mark_dead_runs_failed(instance):
         out(f"  Afbrudt kørsel {run_id[:8]} (processen findes ikke længere) markeret som fejlet")
-    wh = Warehouse(root.warehouse)
     wh.clean_temp_files()
-    # ledger entries staged by a run that died before committing: that delivery is simply loaded
-    # again (entries of a run still under way, e.g. one the daemon started, are left to it)
     for month, entry in wh.staged_deliveries().items():
         run = instance.get_run_by_id(entry.get("run_id", "")) if entry.get("run_id") else None
         if run is None or run.is_finished:
             (wh.path / "_leveringer" / "_afventer" / f"{month}.json").unlink(missing_ok=True)
+
+
+def _pending(
+    root: DataRoot,
+    wh: Warehouse,
+    through: str | None,
+    out: Callable[[str], None],
+    report: LoadReport,
+) -> list[Completeness]:
+    """Report the inbox's invalid folders and incomplete deliveries (up to `through`) and return
+    the complete deliveries whose content the warehouse does not hold yet."""
     states, _ = inbox_state(root.inbox)
     for name in invalid_folders(root.inbox):
         report.invalid_folders.append(name)
@@ -116,21 +138,30 @@ def _load(
     pending = pending_deliveries(wh, states, through)
     if not pending:
         out("Ingen nye leveringer at indlæse.")
-    _ingest(root, instance, wh, pending, accept, retention, out, report)
+    return pending
 
+
+def _rollout(
+    root: DataRoot, instance, wh: Warehouse, out: Callable[[str], None], report: LoadReport
+) -> None:
+    """Roll out every month the warehouse owes a roll-out in one run, if any."""
     plan = plan_rollout(wh)
-    if plan:
-        t = time.perf_counter()
-        out(f"Udruller {plan.first}..{plan.last} ({plan.months} måneder) i én kørsel …")
-        result = run_job(instance, ROLLOUT_JOB, _run_config(root), {**plan.tags, **process_tags()})
-        release(root.root / WRITER_LOCK)
-        report.rollout = (plan.first, plan.last)
-        if result.success:
-            out(f"Udrulning færdig ({time.perf_counter() - t:.1f} s)")
-        else:
-            report.rollout_failed = result.failure
-            out(f"Udrulning FEJLEDE: {report.rollout_failed}")
-    report.seconds = time.perf_counter() - t0
+    if not plan:
+        return
+    t = time.perf_counter()
+    out(f"Udruller {plan.first}..{plan.last} ({plan.months} måneder) i én kørsel …")
+    result = run_job(instance, ROLLOUT_JOB, _run_config(root), {**plan.tags, **process_tags()})
+    release(root.root / WRITER_LOCK)
+    report.rollout = (plan.first, plan.last)
+    if result.success:
+        out(f"Udrulning færdig ({time.perf_counter() - t:.1f} s)")
+    else:
+        report.rollout_failed = result.failure
+        out(f"Udrulning FEJLEDE: {report.rollout_failed}")
+
+
+def _summary(wh: Warehouse, out: Callable[[str], None], report: LoadReport) -> None:
+    """Count the rows the loaded deliveries rejected and print the closing line."""
     report.rejected_rows = sum(
         wh.read("raw_afviste_raekker", [m]).height
         for m in report.loaded
@@ -141,7 +172,6 @@ def _load(
         f"({report.rejected_rows} rækker afvist), {len(report.failed)} leveringer afvist, "
         f"{len(report.incomplete)} ufuldstændige."
     )
-    return report
 
 
 def batches(months: list[str]) -> list[list[str]]:
