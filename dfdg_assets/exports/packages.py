@@ -190,6 +190,102 @@ def _referenced_education(activities: pl.DataFrame | None) -> pl.DataFrame:
     return activities.select(_EDU_KEY).drop_nulls("uddannelseskode").unique()
 
 
+def _take(
+    wh: Warehouse,
+    out: dict[str, pl.DataFrame],
+    table: str,
+    build: Callable[[pl.LazyFrame], pl.LazyFrame],
+    scope: list[str] | None,
+) -> None:
+    """Read `table` (the months in `scope`; None: unpartitioned), narrow it with `build` and
+    put it in `out`; a table that does not exist is left out."""
+    lf = _scan(wh, table, scope)
+    if lf is not None:
+        out[table] = build(lf).collect()
+
+
+def _datamart_facts(
+    wh: Warehouse, kommune: int, months: list[str], rolled_out: list[str]
+) -> dict[str, pl.DataFrame]:
+    """The municipality's facts, the bridge and citizen benefits of its conversations and
+    citizen-weeks, its population and its benchmark cube rows; NoData when it has no facts."""
+    mine = pl.col("kommunekode") == kommune
+    out: dict[str, pl.DataFrame] = {}
+    for t in ("fct_visitation_uge", "fct_aktivitet_uge", "fct_samtale_uge", "stg_ydelse"):
+        _take(wh, out, t, lambda lf: lf.filter(mine), rolled_out)
+    if not any(df.height for df in out.values()):
+        raise NoData(
+            f"ingen data for kommune {kommune} i {months[0]}..{months[-1]} (ingen forløb, aktiviteter, samtaler eller ydelser)"
+        )
+    if "fct_samtale_uge" in out:
+        conversations = out["fct_samtale_uge"].select("samtale_id", "maaned").unique()
+        _take(
+            wh,
+            out,
+            "bdg_samtale_deltager",
+            lambda lf: lf.join(conversations.lazy(), on=["samtale_id", "maaned"], how="semi"),
+            rolled_out,
+        )
+    weeks = [
+        out[t].select("borger_key", "uge")
+        for t in ("fct_visitation_uge", "fct_aktivitet_uge")
+        if t in out
+    ]
+    if weeks:
+        citizen_weeks = pl.concat(weeks).unique()
+        _take(
+            wh,
+            out,
+            "fct_borger_ydelse_uge",
+            lambda lf: lf.join(citizen_weeks.lazy(), on=["borger_key", "uge"], how="semi"),
+            rolled_out,
+        )
+    _take(wh, out, "fct_befolkning_16_66", lambda lf: lf.filter(mine), rolled_out)
+    cube_rows = pl.col("kommune").is_in([f"{kommune:03d}", HELE_LANDET])
+    _take(
+        wh,
+        out,
+        "cube_benchmark",
+        lambda lf: lf.filter(cube_rows).drop(BENCHMARK_PUBLICATION_COLUMNS, strict=False),
+        rolled_out,
+    )
+    return out
+
+
+def _datamart_dimensions(
+    wh: Warehouse, out: dict[str, pl.DataFrame], kommune: int, rolled_out: list[str]
+) -> None:
+    """Add the dimensions to `out`: only the members the facts in it reference."""
+    keys = pl.concat(
+        [df.get_column("borger_key") for df in out.values() if "borger_key" in df.columns]
+    ).unique()
+    _take(
+        wh,
+        out,
+        "dim_borger",
+        lambda lf: lf.filter(pl.col("borger_key").is_in(keys.implode())),
+        None,
+    )
+    orgs = _referenced_orgs(out)
+    _take(
+        wh,
+        out,
+        "dim_organisation",
+        lambda lf: lf.filter(pl.col("org_id").is_in(orgs.implode())),
+        None,
+    )
+    edu = _referenced_education(out.get("fct_aktivitet_uge"))
+    _take(
+        wh,
+        out,
+        "dim_uddannelse",
+        lambda lf: lf.join(edu.lazy(), on=_EDU_KEY, how="semi", nulls_equal=True),
+        None,
+    )
+    _take(wh, out, "dim_tid_uge", lambda lf: lf, rolled_out)
+    _take(wh, out, "dim_kommune", lambda lf: lf.filter(pl.col("kommunekode") == kommune), None)
+
+
 def datamart_tables(wh: Warehouse, kommune: int, months: list[str]) -> dict[str, pl.DataFrame]:
     """The datamart tables of one municipality (facts first, then the dimensions they reference).
 
@@ -199,60 +295,8 @@ def datamart_tables(wh: Warehouse, kommune: int, months: list[str]) -> dict[str,
     rolled_out = [m for m in months if wh.has("fct_visitation_uge", m)]
     if not rolled_out:
         raise NoData(f"ingen udrullede måneder i {months[0]}..{months[-1]}")
-    mine = pl.col("kommunekode") == kommune
-    out: dict[str, pl.DataFrame] = {}
-
-    def take(table: str, build: Callable[[pl.LazyFrame], pl.LazyFrame], scope=rolled_out):
-        lf = _scan(wh, table, scope)
-        if lf is not None:
-            out[table] = build(lf).collect()
-
-    for t in ("fct_visitation_uge", "fct_aktivitet_uge", "fct_samtale_uge", "stg_ydelse"):
-        take(t, lambda lf: lf.filter(mine))
-    if not any(df.height for df in out.values()):
-        raise NoData(
-            f"ingen data for kommune {kommune} i {months[0]}..{months[-1]} (ingen forløb, aktiviteter, samtaler eller ydelser)"
-        )
-    if "fct_samtale_uge" in out:
-        conversations = out["fct_samtale_uge"].select("samtale_id", "maaned").unique()
-        take(
-            "bdg_samtale_deltager",
-            lambda lf: lf.join(conversations.lazy(), on=["samtale_id", "maaned"], how="semi"),
-        )
-    weeks = [
-        out[t].select("borger_key", "uge")
-        for t in ("fct_visitation_uge", "fct_aktivitet_uge")
-        if t in out
-    ]
-    if weeks:
-        citizen_weeks = pl.concat(weeks).unique()
-        take(
-            "fct_borger_ydelse_uge",
-            lambda lf: lf.join(citizen_weeks.lazy(), on=["borger_key", "uge"], how="semi"),
-        )
-    take("fct_befolkning_16_66", lambda lf: lf.filter(mine))
-    take(
-        "cube_benchmark",
-        lambda lf: lf.filter(pl.col("kommune").is_in([f"{kommune:03d}", HELE_LANDET])).drop(
-            BENCHMARK_PUBLICATION_COLUMNS, strict=False
-        ),
-    )
-
-    # dimensions: only the members the facts above reference
-    keys = pl.concat(
-        [df.get_column("borger_key") for df in out.values() if "borger_key" in df.columns]
-    ).unique()
-    take("dim_borger", lambda lf: lf.filter(pl.col("borger_key").is_in(keys.implode())), None)
-    orgs = _referenced_orgs(out)
-    take("dim_organisation", lambda lf: lf.filter(pl.col("org_id").is_in(orgs.implode())), None)
-    edu = _referenced_education(out.get("fct_aktivitet_uge"))
-    take(
-        "dim_uddannelse",
-        lambda lf: lf.join(edu.lazy(), on=_EDU_KEY, how="semi", nulls_equal=True),
-        None,
-    )
-    take("dim_tid_uge", lambda lf: lf)
-    take("dim_kommune", lambda lf: lf.filter(mine), None)
+    out = _datamart_facts(wh, kommune, months, rolled_out)
+    _datamart_dimensions(wh, out, kommune, rolled_out)
     return {t: out[t] for t in DATAMART_TABLES if t in out}
 
 
