@@ -107,12 +107,17 @@ def completeness(folder: Path) -> Completeness:
         f = folder / name
         if not f.is_file():
             return Completeness(month, False, f"{name} mangler", h)
-        data = f.read_bytes()
-        if hashlib.sha256(data).hexdigest() != str(entry.get("sha256", "")).lower():
+        if _file_sha256(f) != str(entry.get("sha256", "")).lower():
             return Completeness(
                 month, False, f"{name}: SHA-256 passer ikke (endnu ikke færdigkopieret?)", h
             )
     return Completeness(month, True, "", h)
+
+
+def _file_sha256(f: Path) -> str:
+    """SHA-256 of a file, read in blocks so a large file is never held whole in memory."""
+    with f.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _load_manifest(folder: Path, month: str) -> dict:
@@ -272,9 +277,10 @@ def parse_csv(month: str, spec: contract.DeliveryFile, data: bytes) -> pl.DataFr
     text = _decode(month, spec, data)
     header = _header(month, spec, text)
     _check_field_counts(month, spec, text, len(header))
+    del text  # the bytes are valid UTF-8 now: the reader takes them as they are, no re-encode
     try:
         df = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            io.BytesIO(data.removeprefix(_BOM)),
             separator=contract.SEPARATOR,
             quote_char='"',
             infer_schema=False,
