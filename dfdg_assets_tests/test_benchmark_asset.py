@@ -5,7 +5,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.partitions import ensure, months_in_range
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.assets import benchmark as benchmark_assets
@@ -35,17 +35,23 @@ def loaded_copy(loaded, tmp_path):
 
 def test_published_months_pass_the_blocking_check(loaded):
     wh = Warehouse(loaded.warehouse)
-    assert wh.partitions(TABLE)[-3:] == ["2019-12", "2020-01", "2020-02"]
-    assert wh.read(TABLE, ["2019-12"]).height == 0  # the benchmark starts with 2020-01
+    # the benchmark starts with 2020-01: no earlier month is written (nor offered in the UI)
+    assert wh.partitions(TABLE) == ["2020-01", "2020-02"]
+    instance = open_instance(loaded)
+    assert instance.get_dynamic_partitions("benchmark_maaned") == ["2020-01-01", "2020-02-01"]
     table = wh.read(TABLE, ["2020-01", "2020-02"])
     assert set(table["revision"]) == {1} and table["publiceret"].null_count() == 0
     shown = table.filter(pl.col("antal_ydelsesmodtagere").is_between(1, 4))
     assert shown.height == 0
     assert table["antal_ydelsesmodtagere_undertrykt"].sum() > 0  # Læsø is tiny: something is hidden
-    instance = open_instance(loaded)
-    run = instance.get_runs(filters=dg.RunsFilter(job_name="udrul_maaneder"), limit=1)[0]
+    # the roll-out, then the benchmark in its own job (its own partitions)
+    runs = [
+        instance.get_runs(filters=dg.RunsFilter(job_name=job), limit=1)[0]
+        for job in ("udrul_maaneder", "udrul_benchmark")
+    ]
     evaluations = [
         e
+        for run in runs
         for e in instance.get_records_for_run(run.run_id, limit=100_000).records
         if e.event_log_entry.dagster_event
         and e.event_log_entry.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
@@ -55,10 +61,12 @@ def test_published_months_pass_the_blocking_check(loaded):
         by_check.setdefault((d.asset_key.path[-1], d.check_name), {})[d.partition] = d.passed
     # the disclosure audit and the key and foreign-key checks of every monthly fact, bridge and
     # time dimension pass, each reported for every month of the roll-out
-    first = run.tags["dagster/asset_partition_range_start"]
-    last = run.tags["dagster/asset_partition_range_end"]
+    first = runs[0].tags["dagster/asset_partition_range_start"]
+    last = runs[0].tags["dagster/asset_partition_range_end"]
     assert first <= "2019-12-01" and last == "2020-02-01"
-    months = set(data_months.get_partition_keys_in_range(dg.PartitionKeyRange(first, last)))
+    months = {f"{m}-01" for m in months_in_range(first, last)}
+    # the benchmark's own run covers its months only (from 2020-01)
+    assert runs[1].tags["dagster/asset_partition_range_start"] == "2020-01-01"
     monthly = (
         "fct_visitation_uge",
         "fct_aktivitet_uge",
@@ -69,7 +77,7 @@ def test_published_months_pass_the_blocking_check(loaded):
         "dim_tid_dag",
     )
     assert by_check == {
-        ("cube_benchmark", "afsloeringskontrol"): dict.fromkeys(months, True),
+        ("cube_benchmark", "afsloeringskontrol"): dict.fromkeys(["2020-01-01", "2020-02-01"], True),
         ("dim_tid_uge", "noegle_unik"): dict.fromkeys(months, True),
         **{
             (f, c): dict.fromkeys(months, True)
@@ -159,7 +167,7 @@ def test_a_failing_audit_blocks_publication(loaded_copy, monkeypatch):
         [cube_benchmark],
         partition_key="2020-02-01",
         resources={"data_root": DataRootResource(root=str(loaded.root))},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=with_months("2020-02"),
         raise_on_error=False,
     )
     assert not result.success
@@ -176,8 +184,15 @@ def test_republishing_unchanged_data_keeps_the_revision(loaded_copy):
         [cube_benchmark],
         partition_key="2020-01-01",
         resources={"data_root": DataRootResource(root=str(loaded.root))},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=with_months("2020-01"),
     )
     assert result.success
     after = wh.read(TABLE, ["2020-01"])
     assert after.equals(before)  # same publication time, same revision
+
+
+def with_months(*months: str) -> dg.DagsterInstance:
+    """An ephemeral instance whose data months include these (dynamic partitions)."""
+    instance = dg.DagsterInstance.ephemeral()
+    ensure(instance, months)
+    return instance

@@ -292,6 +292,7 @@ import sys
 import dagster as dg
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.settings import DataRoot
+from dfdg_assets.core.partitions import apply
 from dfdg_assets.definitions import defs
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.sensors import nye_leveringer
@@ -302,9 +303,10 @@ cursor = None
 cfg = {"resources": {"data_root": {"config": {"root": str(root.root)}}},
        "loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 for _ in range(30):  # what the daemon does: tick, launch each request, again
-    ctx = dg.build_sensor_context(instance=inst, cursor=cursor, definitions=defs,
+    ctx = dg.build_sensor_context(instance=inst, instance_ref=inst.get_ref(), cursor=cursor, definitions=defs,
                                   resources={"data_root": DataRootResource(root=str(root.root))})
     result = nye_leveringer.evaluate_tick(ctx)
+    apply(inst, result.dynamic_partitions_requests or [])
     cursor = result.cursor
     if not result.run_requests:
         break
@@ -384,6 +386,7 @@ def test_the_sensor_retries_a_dead_ingest_but_not_a_rejected_one(tmp_path):
     def tick():
         ctx = dg.build_sensor_context(
             instance=inst,
+            instance_ref=inst.get_ref(),  # as the daemon: dynamic partitions are resolved
             resources={"data_root": DataRootResource(root=str(root.root))},
             definitions=defs,
         )

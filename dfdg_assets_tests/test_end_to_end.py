@@ -132,8 +132,10 @@ def test_rerunning_a_month_gives_identical_tables(worked_loaded, tmp_path):
     wh = Warehouse(root.warehouse)
     tables = [t for t in wh.tables() if not t.startswith("dim_tid")]
     before = {t: wh.read(t) for t in tables}
+    instance = open_instance(root)
+    assert "2020-10-01" in instance.get_dynamic_partitions("data_maaned")  # added by the load
     result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-        instance=open_instance(root),
+        instance=instance,
         partition_key="2020-10-01",
         run_config={"resources": {"data_root": {"config": {"root": str(root.root)}}}},
     )

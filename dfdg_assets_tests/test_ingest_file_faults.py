@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from dfdg_assets.core.partitions import ensure
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.ingest.delivery import read_delivery
 from dfdg_assets.ingest.errors import DeliveryRejected
@@ -135,7 +136,7 @@ def test_fault_rejects_delivery_and_leaves_warehouse_unchanged(
         [raw_levering],
         partition_key="2020-11-01",
         resources={"data_root": DataRootResource(root=str(root.root))},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=with_months("2020-11"),
         raise_on_error=False,
     )
     assert not result.success
@@ -170,3 +171,10 @@ def test_bom_crlf_and_unlisted_file_are_tolerated(tmp_path):
     # a file name is delivery text (it may be a CPR number): masked, with where it was found
     assert any("<leveret tekst, 9 tegn: mappen 2020-10>" in w for w in d.warnings)
     assert not any("noter.txt" in w for w in d.warnings)
+
+
+def with_months(*months: str) -> dg.DagsterInstance:
+    """An ephemeral instance whose data months include these (dynamic partitions)."""
+    instance = dg.DagsterInstance.ephemeral()
+    ensure(instance, months)
+    return instance

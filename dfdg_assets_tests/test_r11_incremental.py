@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from dfdg_assets.core.partitions import retention_start
+from dfdg_assets.core.partitions import apply, retention_start
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.definitions import defs
@@ -65,11 +65,14 @@ def _run(instance, root: DataRoot, req: dg.RunRequest) -> None:
 def _tick(instance, root: DataRoot, cursor: str | None):
     ctx = dg.build_sensor_context(
         instance=instance,
+        instance_ref=instance.get_ref(),  # as the daemon: dynamic partitions are resolved
         cursor=cursor,
         resources={"data_root": DataRootResource(root=str(root.root))},
         definitions=defs,
     )
-    return nye_leveringer.evaluate_tick(ctx)
+    result = nye_leveringer.evaluate_tick(ctx)
+    apply(instance, result.dynamic_partitions_requests or [])  # as the daemon does
+    return result
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
+from dfdg_assets.core.partitions import ensure
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.definitions import defs
@@ -82,8 +83,10 @@ def loaded_template(empty_template, tmp_path_factory) -> DataRoot:
     root = DataRoot.of(tmp_path_factory.mktemp("loaded") / "data")
     shutil.copytree(empty_template.root, root.root)
     copy_worked(root.inbox)
+    instance = open_instance(root)
+    ensure(instance, ["2020-11"])
     result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-        instance=open_instance(root),
+        instance=instance,
         partition_key="2020-11-01",
         tags=delivery_tags("2020-11", content_hash(root.inbox / "2020-11")),
         run_config={

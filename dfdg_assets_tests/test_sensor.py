@@ -27,6 +27,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from dfdg_assets.core.partitions import apply, ensure, months_in_range
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.definitions import defs
@@ -74,11 +75,14 @@ def content_hash(folder: Path) -> str:
 def tick(root: DataRoot, instance: dg.DagsterInstance, cursor: str | None = None):
     ctx = dg.build_sensor_context(
         instance=instance,
+        instance_ref=instance.get_ref(),  # as the daemon: dynamic partitions are resolved
         cursor=cursor,
         resources={"data_root": DataRootResource(root=str(root.root))},
         definitions=defs,
     )
-    return nye_leveringer.evaluate_tick(ctx)
+    result = nye_leveringer.evaluate_tick(ctx)
+    apply(instance, result.dynamic_partitions_requests or [])  # as the daemon does
+    return result
 
 
 def run_config(root: DataRoot) -> dict:
@@ -90,6 +94,7 @@ def run_config(root: DataRoot) -> dict:
 
 def ingest(root: DataRoot, instance: dg.DagsterInstance, month: str) -> dg.ExecuteInProcessResult:
     """What the daemon does with an ingest request: the ingest job for the month, with its tags."""
+    ensure(instance, [month])
     return defs.resolve_job_def(INGEST_JOB).execute_in_process(
         instance=instance,
         partition_key=f"{month}-01",
@@ -102,6 +107,7 @@ def ingest(root: DataRoot, instance: dg.DagsterInstance, month: str) -> dg.Execu
 def rollout(
     root: DataRoot, instance: dg.DagsterInstance, first: str, last: str
 ) -> dg.ExecuteInProcessResult:
+    ensure(instance, months_in_range(first, last))
     return defs.resolve_job_def(ROLLOUT_JOB).execute_in_process(
         instance=instance,
         tags={
@@ -337,6 +343,7 @@ def test_deliveries_loaded_by_a_range_backfill_are_not_ingested_again(fresh):
     root, inst = fresh
     copy_worked(root.inbox, ("2020-10",))
     # A backfill of the ingest job from the UI: one run over a range (here of one month).
+    ensure(inst, ["2020-10"])
     result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
         instance=inst,
         tags={

@@ -46,10 +46,12 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _partitioning(partitioned: bool) -> dict[str, Any]:
-    if not partitioned:
+def _partitioning(partitioned: bool | dg.PartitionsDefinition) -> dict[str, Any]:
+    """Monthly assets: the data months (or the benchmark's months), a range in one run."""
+    if partitioned is False:
         return {}
-    return {"partitions_def": data_months, "backfill_policy": dg.BackfillPolicy.single_run()}
+    months = data_months if partitioned is True else partitioned
+    return {"partitions_def": months, "backfill_policy": dg.BackfillPolicy.single_run()}
 
 
 def _checks(
@@ -66,7 +68,7 @@ def warehouse_asset(
     group: str,
     *,
     deps: Sequence[Any] = (),
-    partitioned: bool = False,
+    partitioned: bool | dg.PartitionsDefinition = False,
     kinds: frozenset[str] | set[str] = TABLE_KINDS,
     lead: str = "",
     description: str | None = None,

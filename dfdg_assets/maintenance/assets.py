@@ -4,7 +4,13 @@ everything built from it, and the DuckDB catalogue, rebuilt once at the end of e
 import dagster as dg
 
 from dfdg_assets.core.assets import warehouse_asset
-from dfdg_assets.core.partitions import retention_start
+from dfdg_assets.core.partitions import (
+    BENCHMARK_FIRST_MONTH,
+    DATA_MONTHS,
+    ensure,
+    key,
+    retention_start,
+)
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.cubes.assets.benchmark import cube_benchmark
 from dfdg_assets.dimensions.assets import INGEST_DIMENSIONS, ROLLOUT_DIMENSIONS
@@ -16,6 +22,7 @@ from dfdg_assets.staging.assets import STAGING_ASSETS
 from dfdg_assets.staging.benefits import stg_ydelse
 
 ROLLOUT_JOB_NAME = "udrul_maaneder"  # orchestration.jobs.ROLLOUT_JOB (which imports this module)
+BENCHMARK_JOB_NAME = "udrul_benchmark"  # orchestration.jobs.BENCHMARK_JOB
 
 
 class RetentionConfig(dg.Config):
@@ -45,6 +52,10 @@ def beskaer_opbevaring(
     if (wh.path / PRUNING).exists():
         context.log.warning("En afbrudt beskæring fuldføres nu")
     report = prune(wh, data_root.inbox, data_root.paths.exports, months[-1], cutoff)
+    # pruned months stop being partitions: the UI no longer shows them as materialized
+    # (deleting the key is the way on every instance; SQLite cannot wipe asset partitions)
+    held = context.instance.get_dynamic_partitions(DATA_MONTHS)
+    ensure(context.instance, remove_before=cutoff)
     if report.pruned_anything:
         context.log.info(
             f"Beskåret før {cutoff}: {report.files} filer, {sum(report.rows.values())} rækker, "
@@ -60,6 +71,7 @@ def beskaer_opbevaring(
             "inbox_slettet": dg.MetadataValue.json(report.inbox_folders),
             "datapakker_slettet": dg.MetadataValue.json(report.exports),
             "baaret_videre": dg.MetadataValue.json(report.carried),
+            "maaneder_fjernet": sum(1 for k in held if k < key(cutoff)),
         }
     )
 
@@ -72,13 +84,14 @@ INGEST_ASSETS = [
     *STAGING_ASSETS,
     *INGEST_DIMENSIONS,
 ]
-ROLLOUT_ASSETS = [*ROLLOUT_DIMENSIONS, stg_ydelse, *ROLLOUT_FACTS, *BENEFIT_FACTS, cube_benchmark]
+ROLLOUT_ASSETS = [*ROLLOUT_DIMENSIONS, stg_ydelse, *ROLLOUT_FACTS, *BENEFIT_FACTS]
+BENCHMARK_ASSETS = [cube_benchmark]  # own partitions (from 2020-01), own job after the roll-out
 
 
 @warehouse_asset(
     "duckdb_katalog",
     "maintenance",
-    deps=[*INGEST_ASSETS, *ROLLOUT_ASSETS],
+    deps=[*INGEST_ASSETS, *ROLLOUT_ASSETS, *BENCHMARK_ASSETS],
     kinds={"duckdb"},
     description=(
         "The DuckDB database file (`warehouse/dfdg.duckdb`) with one documented view per table, "
@@ -111,7 +124,7 @@ def settle_run(context: dg.AssetExecutionContext, data_root: DataRootResource) -
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from dfdg_assets.orchestration.ledger import TAG_ROLLOUT_DEBT
+    from dfdg_assets.orchestration.ledger import TAG_BENCHMARK_DEBT, TAG_ROLLOUT_DEBT
 
     wh = data_root.warehouse
     out: dict = {}
@@ -124,5 +137,9 @@ def settle_run(context: dg.AssetExecutionContext, data_root: DataRootResource) -
     if not start and tags.get("dagster/partition"):
         start = end = tags["dagster/partition"][:7]
     if context.job_def.name == ROLLOUT_JOB_NAME and start:
+        # the benchmark (its own job) owes the months from 2020-01 of what was rolled out
+        wh.owe_benchmark(max(start, BENCHMARK_FIRST_MONTH), end)
         out["udrulning_afregnet"] = wh.settle_rollout(start, end, tags.get(TAG_ROLLOUT_DEBT))
+    if context.job_def.name == BENCHMARK_JOB_NAME and start:
+        out["benchmark_afregnet"] = wh.settle_benchmark(start, end, tags.get(TAG_BENCHMARK_DEBT))
     return out

@@ -10,6 +10,7 @@ correction is loaded again. What still needs rolling out is the warehouse's roll
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,12 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from dfdg_assets.core.partitions import retention_start  # noqa: F401 - part of the ledger API
+from dfdg_assets.core.partitions import (
+    BENCHMARK_FIRST_MONTH,
+    PartitionsRequest,
+    changes,
+    retention_start,
+)
 from dfdg_assets.core.weeks import add_months, month_key
 from dfdg_assets.ingest.delivery import Completeness, completeness, delivery_months
 from dfdg_assets.orchestration.jobs import INGEST_JOB
@@ -123,6 +129,7 @@ def newest_loaded_month(warehouse: Warehouse) -> str | None:
 
 
 TAG_ROLLOUT_DEBT = "dfdg/udrulningsgaeld"  # the id of the roll-out debt a rollout run settles
+TAG_BENCHMARK_DEBT = "dfdg/benchmarkgaeld"  # the id of the benchmark debt a benchmark run settles
 MAX_ATTEMPTS = 3  # runs of one delivery (or one roll-out debt) that died or failed otherwise
 
 
@@ -131,13 +138,14 @@ class RolloutPlan:
     first: str
     last: str
     debt_id: str
+    debt_tag: str = TAG_ROLLOUT_DEBT
 
     @property
     def tags(self) -> dict[str, str]:
         return {
             ASSET_PARTITION_RANGE_START_TAG: month_key(self.first),
             ASSET_PARTITION_RANGE_END_TAG: month_key(self.last),
-            TAG_ROLLOUT_DEBT: self.debt_id,
+            self.debt_tag: self.debt_id,
         }
 
     @property
@@ -162,6 +170,40 @@ def plan_rollout(warehouse: Warehouse) -> RolloutPlan | None:
     if first > newest:
         return None
     return RolloutPlan(first, newest, str(debt.get("id", "")))
+
+
+def plan_benchmark(warehouse: Warehouse) -> RolloutPlan | None:
+    """The benchmark run (its own job, after the roll-out): the months from 2020-01 that committed
+    roll-outs reached and no committed benchmark run has published since, inside the window."""
+    debt = warehouse.benchmark_debt()
+    newest = newest_loaded_month(warehouse)
+    if debt is None or newest is None:
+        return None
+    first = max(debt.get("fra", newest), retention_start(newest), BENCHMARK_FIRST_MONTH)
+    last = min(debt.get("til", newest), newest)
+    if first > last:
+        return None
+    return RolloutPlan(first, last, str(debt.get("id", "")), TAG_BENCHMARK_DEBT)
+
+
+def held_months(warehouse: Warehouse) -> set[str]:
+    """Every data month any table of the warehouse holds."""
+    return {p for t in warehouse.tables() for p in warehouse.partitions(t) if p[:1].isdigit()}
+
+
+def partition_requests(
+    instance: dg.DagsterInstance, warehouse: Warehouse, launching: Iterable[str] = ()
+) -> list[PartitionsRequest]:
+    """The partition changes that make the data months the warehouse's months plus the months
+    of the runs about to be launched (`launching`), nothing before the retention window; the
+    sensor returns them in its SensorResult, `dfdg load` applies them (`partitions.apply`)."""
+    newest = newest_loaded_month(warehouse)
+    launching = [m[:7] for m in launching]
+    cutoff = retention_start(newest) if newest else None
+    held = {m for m in held_months(warehouse) if not cutoff or m >= cutoff}
+    if cutoff and launching:  # a run for an older month is launched (retention prunes it then)
+        cutoff = min(cutoff, *launching)
+    return changes(instance, held | set(launching), remove_before=cutoff)
 
 
 def failed_attempts(instance: dg.DagsterInstance, job_name: str, tags: dict[str, str]) -> int:

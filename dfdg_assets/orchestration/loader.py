@@ -12,15 +12,18 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from dfdg_assets.core.partitions import apply, months_in_range
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.core.weeks import add_months, month_key
 from dfdg_assets.ingest.delivery import Completeness, invalid_folders
 from dfdg_assets.orchestration.instance import open_instance
-from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
+from dfdg_assets.orchestration.jobs import BENCHMARK_JOB, INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.ledger import (
     delivery_tags,
     inbox_state,
+    partition_requests,
     pending_deliveries,
+    plan_benchmark,
     plan_rollout,
 )
 from dfdg_assets.orchestration.liveness import mark_dead_runs_failed, process_tags
@@ -98,8 +101,12 @@ def _load(
     wh = Warehouse(root.warehouse)
     _recover(instance, wh, out)
     pending = _pending(root, wh, through, out, report)
+    # the data months (Dagster partitions) are the warehouse's months and those about to load
+    apply(instance, partition_requests(instance, wh, [s.month for s in pending]))
     _ingest(root, instance, wh, pending, accept, retention, out, report)
     _rollout(root, instance, wh, out, report)
+    if report.rollout_failed is None:
+        _benchmark(root, instance, wh, out, report)
     report.seconds = time.perf_counter() - t0
     _summary(wh, out, report)
     return report
@@ -150,6 +157,7 @@ def _rollout(
         return
     t = time.perf_counter()
     out(f"Udruller {plan.first}..{plan.last} ({plan.months} måneder) i én kørsel …")
+    apply(instance, partition_requests(instance, wh, months_in_range(plan.first, plan.last)))
     result = run_job(instance, ROLLOUT_JOB, _run_config(root), {**plan.tags, **process_tags()})
     release(root.root / WRITER_LOCK)
     report.rollout = (plan.first, plan.last)
@@ -158,6 +166,26 @@ def _rollout(
     else:
         report.rollout_failed = result.failure
         out(f"Udrulning FEJLEDE: {report.rollout_failed}")
+
+
+def _benchmark(
+    root: DataRoot, instance, wh: Warehouse, out: Callable[[str], None], report: LoadReport
+) -> None:
+    """The benchmark has its own partitions (from 2020-01), so its own job, right after."""
+    bench = plan_benchmark(wh)
+    if not bench:
+        return
+    t = time.perf_counter()
+    apply(instance, partition_requests(instance, wh, months_in_range(bench.first, bench.last)))
+    result = run_job(instance, BENCHMARK_JOB, _run_config(root), {**bench.tags, **process_tags()})
+    release(root.root / WRITER_LOCK)
+    if result.success:
+        out(
+            f"Benchmark {bench.first}..{bench.last} offentliggjort ({time.perf_counter() - t:.1f} s)"
+        )
+    else:
+        report.rollout_failed = result.failure
+        out(f"Benchmark FEJLEDE: {report.rollout_failed}")
 
 
 def _summary(wh: Warehouse, out: Callable[[str], None], report: LoadReport) -> None:

@@ -2,11 +2,12 @@
 
 import dagster as dg
 
+from dfdg_assets.core.partitions import apply
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.weeks import add_months
 from dfdg_assets.ingest.delivery import completeness
 from dfdg_assets.orchestration.jobs import ingest_job
-from dfdg_assets.orchestration.ledger import is_loaded, loaded_hash
+from dfdg_assets.orchestration.ledger import is_loaded, loaded_hash, partition_requests
 from dfdg_assets.orchestration.sensors import ingest_request
 
 
@@ -34,4 +35,7 @@ def maanedlig_indlaesning(context: dg.ScheduleEvaluationContext, data_root: Data
     wh = data_root.warehouse
     if is_loaded(wh, month, state.content_hash or ""):
         return dg.SkipReason(f"Levering for {month} er allerede indlæst")
+    # the month becomes a partition before its run is requested (a schedule, unlike a sensor,
+    # cannot return partition requests in Dagster 1.13)
+    apply(context.instance, partition_requests(context.instance, wh, [month]))
     return ingest_request(month, state.content_hash or "", loaded_hash(wh, month))

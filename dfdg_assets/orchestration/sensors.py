@@ -15,14 +15,26 @@ from pathlib import Path
 from typing import cast
 
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
-from dfdg_assets.core.partitions import data_months
+from dfdg_assets.core.partitions import for_sensor, is_data_month, months_in_range
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.weeks import month_key
 from dfdg_assets.ingest.delivery import Completeness, invalid_folders
-from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB, ingest_job, rollout_job
+from dfdg_assets.orchestration.jobs import (
+    BENCHMARK_JOB,
+    INGEST_JOB,
+    ROLLOUT_JOB,
+    benchmark_job,
+    ingest_job,
+    rollout_job,
+)
 from dfdg_assets.orchestration.ledger import (
     MAX_ATTEMPTS,
+    TAG_BENCHMARK_DEBT,
     TAG_ROLLOUT_DEBT,
     delivery_tags,
     failed_attempts,
@@ -32,7 +44,9 @@ from dfdg_assets.orchestration.ledger import (
     loaded_hash,
     newest_loaded_month,
     overdue_months,
+    partition_requests,
     pending_deliveries,
+    plan_benchmark,
     plan_rollout,
 )
 from dfdg_assets.orchestration.liveness import mark_dead_runs_failed
@@ -81,11 +95,11 @@ def _ingest_requests(
 ) -> list[dg.RunRequest]:
     """One ingest run per new or changed complete delivery within the data months that is not
     already running and has not been rejected or held back (those get a note instead)."""
-    valid = set(data_months.get_partition_keys(current_time=dt.datetime.now()))
+    this_month = dt.date.today().isoformat()[:7]
     requests: list[dg.RunRequest] = []
     for s in pending_deliveries(wh, states):
         content = cast(str, s.content_hash)  # a pending delivery has its content hash
-        if month_key(s.month) not in valid:
+        if not is_data_month(s.month, this_month):
             notes.append(f"{s.month} ligger uden for datamånederne og springes over")
             continue
         tags = delivery_tags(s.month, content)
@@ -129,6 +143,30 @@ def _rollout_request(
     )
 
 
+def _benchmark_request(
+    context: dg.SensorEvaluationContext, wh: Warehouse, notes: list[str]
+) -> dg.RunRequest | None:
+    """The benchmark run (own partitions from 2020-01, own job) right after the roll-out."""
+    bench = plan_benchmark(wh)
+    if not bench:
+        return None
+    attempt = failed_attempts(context.instance, BENCHMARK_JOB, {TAG_BENCHMARK_DEBT: bench.debt_id})
+    if attempt >= MAX_ATTEMPTS:
+        notes.append(
+            f"benchmark for {bench.first}..{bench.last} er fejlet {attempt} gange; "
+            "se kørslerne, `dfdg load` eller en ny levering prøver igen"
+        )
+        return None
+    if is_in_flight(context.instance, BENCHMARK_JOB):
+        return None
+    retry = f":forsoeg{attempt + 1}" if attempt else ""
+    return dg.RunRequest(
+        run_key=f"benchmark:{bench.first}:{bench.last}:{bench.debt_id}{retry}",
+        job_name=BENCHMARK_JOB,
+        tags=bench.tags,
+    )
+
+
 def _report_overdue(
     context: dg.SensorEvaluationContext,
     wh: Warehouse,
@@ -152,7 +190,7 @@ def _report_overdue(
 
 @dg.sensor(
     name="nye_leveringer",
-    jobs=[ingest_job, rollout_job],
+    jobs=[ingest_job, rollout_job, benchmark_job],
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Turns new or changed complete deliveries in the inbox into ingest runs, then rolls out every affected month in one run.",
@@ -177,6 +215,10 @@ def nye_leveringer(
         rollout = _rollout_request(context, wh, notes)
         if rollout:
             requests.append(rollout)
+        elif not plan_rollout(wh) and not is_in_flight(context.instance, ROLLOUT_JOB):
+            bench = _benchmark_request(context, wh, notes)
+            if bench:
+                requests.append(bench)
     overdue = _report_overdue(context, wh, states, cursor.get("forfaldne", ""), notes)
     for n in notes:
         if not n.startswith("forfaldne"):
@@ -184,11 +226,28 @@ def nye_leveringer(
     new_cursor = json.dumps(
         {"indbakke": _digest(seen), "forfaldne": overdue}, sort_keys=True, ensure_ascii=False
     )
+    # the data months become the warehouse's months plus those of the runs requested here
+    # (added before the runs are launched; pruned months are deleted)
+    launching = [
+        m
+        for r in requests
+        for m in (
+            [r.partition_key[:7]]
+            if r.partition_key
+            else months_in_range(
+                r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG]
+            )
+        )
+    ]
+    partitions = for_sensor(context.instance, partition_requests(context.instance, wh, launching))
     if requests:
-        return dg.SensorResult(run_requests=requests, cursor=new_cursor)
+        return dg.SensorResult(
+            run_requests=requests, cursor=new_cursor, dynamic_partitions_requests=partitions
+        )
     return dg.SensorResult(
         skip_reason="; ".join(notes) if notes else "ingen nye eller ændrede leveringer",
         cursor=new_cursor,
+        dynamic_partitions_requests=partitions,
     )
 
 

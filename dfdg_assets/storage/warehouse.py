@@ -45,6 +45,7 @@ GRACE_SECONDS = 15 * 60  # superseded versions stay this long for readers of an 
 LEDGER_DIR = "_leveringer"
 PENDING_DIR = "_afventer"  # staged ledger entries, committed by the run's last step
 ROLLOUT_DEBT = "_udrulning.json"  # months still to roll out (the warehouse's own record)
+BENCHMARK_DEBT = "_udrulning_benchmark.json"  # months rolled out whose benchmark is not published
 
 
 def _write_json_atomic(target: Path, obj: dict) -> None:
@@ -280,14 +281,23 @@ class Warehouse:
     def rollout_debt(self) -> dict | None:
         """The months still to roll out (`fra`..`til`, and an id that changes when it grows), or
         None: written when an ingest commits, cleared when a roll-out covering it commits."""
-        f = self.path / ROLLOUT_DEBT
+        return self._debt(ROLLOUT_DEBT)
+
+    def benchmark_debt(self) -> dict | None:
+        """The months rolled out whose benchmark is still to be published (its own job), or None:
+        grown when a roll-out commits, cleared when a benchmark run covering it commits."""
+        return self._debt(BENCHMARK_DEBT)
+
+    def _debt(self, name: str) -> dict | None:
+        f = self.path / name
         try:
             return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
         except ValueError:  # a torn write cannot happen (atomic replace); treat as everything
             return {"fra": "0000-00", "til": "9999-99", "id": "ulaeselig"}
 
     def settle_rollout(self, first: str, last: str, debt_id: str | None = None) -> bool:
-        """Clear the roll-out debt if the committed roll-out `first`..`last` covers it."""
+        """Clear the roll-out debt if the committed roll-out `first`..`last` covers it (the
+        caller records the benchmark's debt first: `owe_benchmark`)."""
         debt = self.rollout_debt()
         if debt is None:
             return True
@@ -295,6 +305,33 @@ class Warehouse:
             first <= debt.get("fra", "") and last >= debt.get("til", "")
         ):
             (self.path / ROLLOUT_DEBT).unlink(missing_ok=True)
+            fsync_path(self.path)
+            return True
+        return False
+
+    def owe_benchmark(self, first: str, last: str) -> None:
+        """Grow the benchmark's debt by the months `first`..`last` (a roll-out is committing)."""
+        if first > last:
+            return
+        debt = self.benchmark_debt() or {}
+        _write_json_atomic(
+            self.path / BENCHMARK_DEBT,
+            {
+                "fra": min(first, debt.get("fra", "9999-99")),
+                "til": max(last, debt.get("til", "0000-00")),
+                "id": uuid.uuid4().hex[:16],
+            },
+        )
+
+    def settle_benchmark(self, first: str, last: str, debt_id: str | None = None) -> bool:
+        """Clear the benchmark's debt if the committed benchmark run `first`..`last` covers it."""
+        debt = self.benchmark_debt()
+        if debt is None:
+            return True
+        if debt.get("id") == debt_id or (
+            first <= debt.get("fra", "") and last >= debt.get("til", "")
+        ):
+            (self.path / BENCHMARK_DEBT).unlink(missing_ok=True)
             fsync_path(self.path)
             return True
         return False

@@ -1,5 +1,6 @@
 """The published benchmark (YdelsesAktivitetBenchmark): one monthly partition per data month from
-2020-01, disclosure-controlled before it is written, with its publication time and revision.
+2020-01 (its own partitions, `benchmark_maaned`, so earlier months are never offered),
+disclosure-controlled before it is written, with its publication time and revision.
 
 Publication is blocked twice: the asset refuses to write a month that fails the audit, and the
 blocking asset check `afsloeringskontrol` audits everything published."""
@@ -12,6 +13,7 @@ import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.checks import ERROR, Verdict, month_evaluations
+from dfdg_assets.core.partitions import benchmark_months
 from dfdg_assets.core.privacy import PersonalDataSafeError
 from dfdg_assets.core.publishing import month_metadata
 from dfdg_assets.core.resources import DataRootResource
@@ -73,14 +75,20 @@ def with_revision(
 @warehouse_asset(
     TABLE,
     "cubes",
+    # its own months (from 2020-01), each mapped to the same data month of the facts
     deps=[
-        "stg_ydelse",
-        "fct_aktivitet_uge",
-        "fct_visitation_uge",
-        "fct_befolkning_16_66",
+        *(
+            dg.AssetDep(name, partition_mapping=dg.IdentityPartitionMapping())
+            for name in (
+                "stg_ydelse",
+                "fct_aktivitet_uge",
+                "fct_visitation_uge",
+                "fct_befolkning_16_66",
+            )
+        ),
         "dim_kommune",
     ],
-    partitioned=True,
+    partitioned=benchmark_months,
     lead="YdelsesAktivitetBenchmark across all 98 municipalities (from 2020-01).",
 )
 def cube_benchmark(
