@@ -27,14 +27,20 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from dfdg_assets.core.partitions import apply, ensure, months_in_range
+from dfdg_assets.core.partitions import (
+    BENCHMARK_MONTHS,
+    DATA_MONTHS,
+    apply,
+    ensure,
+    months_in_range,
+)
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.definitions import defs
 from dfdg_assets.ingest.delivery import Completeness
 from dfdg_assets.orchestration import ledger
 from dfdg_assets.orchestration.instance import open_instance
-from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
+from dfdg_assets.orchestration.jobs import BENCHMARK_JOB, INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.sensors import CACHE_FILE, nye_leveringer, overdue_change
 from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY
 from dfdg_assets.storage import Warehouse
@@ -428,6 +434,52 @@ def test_backdated_record_rolls_out_from_the_month_of_its_week(backdated_templat
     assert len(data.run_requests) == 1
     assert_rollout_request(data.run_requests[0], "2020-10", "2021-01", root)
     assert data.skip_message is None
+
+
+def test_the_benchmark_is_published_in_its_own_run_right_after_the_rollout(
+    backdated_template, tmp_path
+):
+    template, _ = backdated_template
+    root, inst = clone(template, tmp_path)
+    req = tick(root, inst).run_requests[0]
+    assert req.job_name == ROLLOUT_JOB
+    # the roll-out's months are partitions before its run is launched, in order
+    assert inst.get_dynamic_partitions(DATA_MONTHS) == [
+        f"{m}-01" for m in months_in_range("2020-10", "2021-01")
+    ]
+    assert rollout(root, inst, "2020-10", "2021-01").success
+
+    data = tick(root, inst)
+
+    assert [r.job_name for r in data.run_requests] == [BENCHMARK_JOB]
+    bench = data.run_requests[0]
+    debt_id = Warehouse(root.warehouse).benchmark_debt()["id"]
+    assert bench.run_key == f"benchmark:2020-10:2021-01:{debt_id}"
+    assert ours(bench.tags) == {ledger.TAG_BENCHMARK_DEBT: debt_id}
+    assert bench.tags[ASSET_PARTITION_RANGE_START_TAG] == "2020-10-01"
+    assert inst.get_dynamic_partitions(BENCHMARK_MONTHS) == inst.get_dynamic_partitions(DATA_MONTHS)
+    result = defs.resolve_job_def(BENCHMARK_JOB).execute_in_process(
+        instance=inst, tags=bench.tags, run_config=run_config(root)
+    )
+    assert result.success
+    assert Warehouse(root.warehouse).partitions("cube_benchmark")[-1] == "2021-01"
+    assert Warehouse(root.warehouse).benchmark_debt() is None
+
+    assert tick(root, inst).run_requests == []
+
+
+def test_a_new_months_partition_is_added_by_the_sensors_result(fresh):
+    root, inst = fresh
+    copy_worked(root.inbox, ("2020-10",))
+
+    data = tick(root, inst)
+
+    added = {
+        (r.partitions_def_name, tuple(r.partition_keys))
+        for r in data.dynamic_partitions_requests
+        if isinstance(r, dg.AddDynamicPartitionsRequest)
+    }
+    assert added == {(DATA_MONTHS, ("2020-10-01",)), (BENCHMARK_MONTHS, ("2020-10-01",))}
 
 
 def test_rollout_is_not_requested_again_while_it_is_pending(backdated_template, tmp_path):

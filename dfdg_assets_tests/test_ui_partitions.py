@@ -20,6 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -158,7 +159,7 @@ def _drive(ctx, backfill_id: str, timeout: float = 240) -> list[dg.DagsterRun]:
         list(execute_backfill_iteration(ctx.process_context, log))
         list(queue.run_iteration(ctx.process_context))
         runs = instance.get_runs(filters=dg.RunsFilter.for_backfill(backfill_id))
-        done = instance.get_backfill(backfill_id).status != dg.BulkActionStatus.REQUESTED
+        done = instance.get_backfill(backfill_id).status != BulkActionStatus.REQUESTED
         if runs and all(r.is_finished for r in runs) and done:
             return runs
         time.sleep(1)
