@@ -117,19 +117,20 @@ def test_an_under_suppressed_table_fails_the_check(loaded, tmp_path):
     root = DataRoot.of(tmp_path / "root")
     root.inbox.mkdir(parents=True)
     copy = Warehouse(root.warehouse)
-    for m in ("2019-12", "2020-02"):
-        copy.write(TABLE, wh.read(TABLE, [m]), m)
+    for m in ("2020-02", "2020-03"):
+        copy.write(TABLE, wh.read(TABLE, ["2020-02"]), m)
     copy.write(TABLE, tampered, "2020-01")
     (tmp_path / "home").mkdir()
     instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"))
+    ensure(instance, ["2020-01", "2020-02", "2020-03"])
     result = dg.materialize(
         [cube_benchmark, afsloeringskontrol],
         selection=dg.AssetSelection.checks(afsloeringskontrol),
         resources={"data_root": DataRootResource(root=str(root.root))},
         instance=instance,
         tags={
-            "dagster/asset_partition_range_start": "2019-12-01",
-            "dagster/asset_partition_range_end": "2020-02-01",
+            "dagster/asset_partition_range_start": "2020-01-01",
+            "dagster/asset_partition_range_end": "2020-03-01",
         },
         raise_on_error=False,
     )
@@ -140,9 +141,9 @@ def test_an_under_suppressed_table_fails_the_check(loaded, tmp_path):
         if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
     }
     assert {p: e.passed for p, e in evaluations.items()} == {
-        "2019-12-01": True,
         "2020-01-01": False,
         "2020-02-01": True,
+        "2020-03-01": True,
     }
     bad = evaluations["2020-01-01"]
     assert bad.severity == dg.AssetCheckSeverity.ERROR and bad.blocking

@@ -14,6 +14,7 @@ from dagster._core.storage.tags import (
 
 from dfdg_assets.cli import main
 from dfdg_assets.core.checks import ERROR, WARN, failing
+from dfdg_assets.core.partitions import ensure, months_in_range
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.dimensions.assets import dim_kommune, dim_region, dim_tid_dag, dim_tid_uge
@@ -53,6 +54,7 @@ def _no_personal_data(evaluations) -> None:
 def setup(root: DataRoot):
     """The data root's own Dagster instance (what `dfdg status` and the UI read)."""
     instance = open_instance(root)
+    ensure(instance, months_in_range("2020-01", "2020-12"))  # the data months run here by hand
     return instance, {"data_root": DataRootResource(root=str(root.root))}, root
 
 
