@@ -55,7 +55,7 @@ def _partitioning(partitioned: bool | dg.PartitionsDefinition) -> dict[str, Any]
 
 
 def _checks(
-    specs: Sequence[dg.AssetCheckSpec] | None, partitioned: bool
+    specs: Sequence[dg.AssetCheckSpec] | None, partitioned: bool | dg.PartitionsDefinition
 ) -> list[dg.AssetCheckSpec] | None:
     """A monthly asset's checks are evaluated per month (core/checks.py)."""
     if not specs:
