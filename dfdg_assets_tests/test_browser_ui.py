@@ -103,10 +103,16 @@ def test_operator_ui_in_a_real_browser(tmp_path):
         page.goto(f"{url}/assets/fct_visitation_uge?view=partitions")
         page.get_by_role("button", name="Materialize").first.click()
         dialog = page.get_by_role("dialog")
-        dialog.get_by_text("Show all partitions").click()
-        box = dialog.locator("input").first
-        box.fill("[2020-01-01...2020-03-01]")
-        box.press("Enter")
+        dialog.get_by_text("Launch backfill").first.wait_for()
+        page.screenshot(path=shots / "backfill-dialog-open.png")
+        # dynamic partitions: pick the three months in the partition selector
+        dialog.get_by_text("Select a partition or create one").first.click()
+        search = page.get_by_placeholder("Filter partitions")
+        for k in ("2020-01-01", "2020-02-01", "2020-03-01"):
+            search.fill(k)
+            page.locator("[role=menu]").get_by_title(k, exact=True).first.click()
+        page.keyboard.press("Escape")
+        page.screenshot(path=shots / "backfill-picked.png")
         dialog.get_by_text("3 partitions").first.wait_for()
         page.screenshot(path=shots / "backfill-dialog.png")
         dialog.get_by_role("button", name="Launch backfill").click()

@@ -23,7 +23,7 @@ import pytest
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.query import query_dfdg, query_ydelsesaktivitet
 from dfdg_assets.orchestration.instance import ENV_POSTGRES_URL, write_instance_yaml
-from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
+from dfdg_assets.orchestration.jobs import BENCHMARK_JOB, INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.loader import load
 from dfdg_assets_tests.measures import DFDG_MEASURES
 
@@ -235,8 +235,8 @@ def test_load_on_postgres_keeps_runs_there_and_answers_as_embedded(
     assert f"[3/3] {MONTHS[2]} indlæst" in res.stdout
 
     runs = pg_rows(url, "select pipeline_name, status from runs order by create_timestamp")
-    # three consecutive deliveries: one ingest run for the three, then one roll-out
-    assert runs == [(INGEST_JOB, "SUCCESS"), (ROLLOUT_JOB, "SUCCESS")]
+    # three consecutive deliveries: one ingest run for the three, one roll-out, the benchmark
+    assert runs == [(INGEST_JOB, "SUCCESS"), (ROLLOUT_JOB, "SUCCESS"), (BENCHMARK_JOB, "SUCCESS")]
     (events,) = pg_rows(url, "select count(*) from event_logs")[0]
     assert events > 50
     (materialized,) = pg_rows(
@@ -492,10 +492,11 @@ def test_daemon_webserver_and_code_server_on_postgres(
         assert f"{MONTHS[2]} indlæst" in res.stdout
         assert answers(root) == embedded["all"]
         statuses = pg_rows(url, "select pipeline_name, status from runs order by create_timestamp")
-        assert statuses[-3:] == [
+        assert statuses[-4:] == [
             (INGEST_JOB, "FAILURE"),
             (INGEST_JOB, "SUCCESS"),
             (ROLLOUT_JOB, "SUCCESS"),
+            (BENCHMARK_JOB, "SUCCESS"),  # 2020-01: the benchmark's first month
         ]
         assert sqlite_files(root) == []
     finally:

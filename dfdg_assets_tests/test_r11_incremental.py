@@ -10,14 +10,14 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from dfdg_assets.core.partitions import apply, retention_start
+from dfdg_assets.core.partitions import apply, months_in_range, retention_start
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.definitions import defs
 from dfdg_assets.generate import generate
 from dfdg_assets.orchestration.instance import open_instance
-from dfdg_assets.orchestration.jobs import INGEST_JOB, ROLLOUT_JOB
-from dfdg_assets.orchestration.ledger import RolloutPlan
+from dfdg_assets.orchestration.jobs import BENCHMARK_JOB, INGEST_JOB, ROLLOUT_JOB
+from dfdg_assets.orchestration.ledger import RolloutPlan, partition_requests, plan_benchmark
 from dfdg_assets.orchestration.sensors import nye_leveringer
 from dfdg_assets.storage import Warehouse
 
@@ -123,14 +123,21 @@ def test_month_by_month_through_the_sensor_equals_one_backfill(generated, tmp_pa
         shutil.copytree(generated / month, full.inbox / month)
     finst = open_instance(full)
     plan = RolloutPlan(MONTHS[0], MONTHS[-1], "")
+    fwh = Warehouse(full.warehouse)
+    apply(finst, partition_requests(finst, fwh, MONTHS))
     _run(finst, full, dg.RunRequest(job_name=INGEST_JOB, tags=plan.tags))
     # both paths hold the retention window of R10 (January of Y-3 on)
     first_needed = max(min(starts), retention_start(MONTHS[-1]))
+    apply(finst, partition_requests(finst, fwh, months_in_range(first_needed, MONTHS[-1])))
     _run(
         finst,
         full,
         dg.RunRequest(job_name=ROLLOUT_JOB, tags=RolloutPlan(first_needed, MONTHS[-1], "").tags),
     )
+    bench = plan_benchmark(fwh)  # the benchmark's own job after the roll-out, as dfdg load does
+    assert bench is not None
+    apply(finst, partition_requests(finst, fwh, months_in_range(bench.first, bench.last)))
+    _run(finst, full, dg.RunRequest(job_name=BENCHMARK_JOB, tags=bench.tags))
 
     wa, wb = Warehouse(inc.warehouse), Warehouse(full.warehouse)
     for name in COMPARED:
