@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from dfdg_assets.facts.keys import duplicate_keys, orphans
+from dfdg_assets.facts.keys import duplicate_keys, members, missing_references, orphans
 
 
 def test_orphans_and_duplicates():
@@ -15,3 +15,15 @@ def test_orphans_and_duplicates():
     assert orphans(facts, ["k"], dim.head(0), ["code"]) == 3
     assert duplicate_keys(facts, ["id"]) == 1
     assert duplicate_keys(facts, ["id", "k"]) == 0
+
+
+def test_missing_references_count_rows_not_values():
+    """Distinct values are matched first; every row carrying a missing value is counted."""
+    facts = pl.DataFrame({"k": [3, 3, 1, None, 4], "t": ["A", "A", "A", "A", None]})
+    known = members(pl.DataFrame({"code": [1, 2, 1], "type": ["A", "B", "A"]}), ["k"], ["code"])
+    assert known.height == 2
+    assert missing_references(facts, ["k"], known) == 3  # 3, 3 and 4; null is no reference
+    both = members(
+        pl.DataFrame({"code": [1, 4], "type": ["A", None]}), ["k", "t"], ["code", "type"]
+    )
+    assert missing_references(facts, ["k", "t"], both) == 2  # (3, A) twice; (4, null) matches

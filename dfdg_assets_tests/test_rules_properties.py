@@ -25,6 +25,7 @@ from dfdg_assets.rules import (
     conversation_weeks,
     course_weeks,
 )
+from dfdg_assets.rules.benefits import current_yr_rows
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -342,3 +343,34 @@ def test_month_count_is_distinct_not_sum_of_weeks(rows: list[tuple], month: str)
     spans_several = (weeks_per_citizen["uge"] > 1).any()
     assert (sum_of_weeks != month_distinct) == bool(spans_several)
     assert sum_of_weeks >= month_distinct
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C"]),
+            st.sampled_from(["2020-W01", "2020-W02", "2020-W03"]),
+            st.sampled_from(["2020-01", "2020-02", "2020-03"]),
+            st.integers(0, 3),
+        ),
+        max_size=25,
+    )
+)
+def test_current_yr_rows_equal_the_latest_delivery_per_citizen_week(rows):
+    """R3 for YR against its plain statement: a (cpr, uge) keeps the rows of the latest
+    delivery carrying it, all of them."""
+    raw = pl.DataFrame(
+        rows,
+        schema={"cpr": pl.String, "uge": pl.String, "data_maaned": pl.String, "n": pl.Int64},
+        orient="row",
+    ).with_row_index("row")
+    latest = {}
+    for _, cpr, uge, month, _n in raw.iter_rows():
+        latest[(cpr, uge)] = max(latest.get((cpr, uge), month), month)
+    want = sorted(r[0] for r in raw.iter_rows() if r[3] == latest[(r[1], r[2])])
+    weeks = ["2020-W01", "2020-W03"]
+    got = current_yr_rows(raw.lazy(), weeks).collect()
+    assert sorted(got["row"].to_list()) == [
+        r for r in want if raw.row(r, named=True)["uge"] in weeks
+    ]

@@ -16,7 +16,6 @@ import polars as pl
 
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import validate
-from dfdg_assets.core.weeks import month_of_key
 from dfdg_assets.storage import increments
 from dfdg_assets.storage.warehouse import UNPARTITIONED
 
@@ -64,18 +63,6 @@ def publish_months(
     if context is None:  # outside a run (tests of a builder): the total
         return dg.MaterializeResult(metadata={"dagster/row_count": sum(rows.values())})
     return dg.MaterializeResult()
-
-
-def publish_each_month(
-    context: dg.AssetExecutionContext,
-    data_root: DataRootResource,
-    table: str,
-    schema: pa.DataFrameSchema,
-    build: Callable[[str], pl.DataFrame],
-) -> dg.MaterializeResult:
-    """Build and publish the run's months one at a time (`build(month)` gives a month's rows)."""
-    months = (month_of_key(k) for k in context.partition_keys)
-    return publish_months(data_root, table, ((m, build(m)) for m in months), schema, context)
 
 
 def starting_with(

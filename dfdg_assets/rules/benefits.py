@@ -29,7 +29,14 @@ def current_yr_rows(raw_ydelse: pl.LazyFrame, weeks: list[str]) -> pl.LazyFrame:
     one citizen-week (different benefits, supplements) are all kept.
     """
     rows = raw_ydelse.filter(pl.col("uge").is_in(weeks))
-    return rows.filter(pl.col("data_maaned") == pl.col("data_maaned").max().over("cpr", "uge"))
+    # Only citizen-weeks carried again by a later delivery than the week's first are contested
+    # (corrections: a few per cent); every other row is current as it is.
+    key = ["cpr", "uge"]
+    first = pl.col("data_maaned").min().over("uge")
+    again = rows.filter(pl.col("data_maaned") != first).select(key).unique()
+    contested = rows.join(again, on=key, how="semi")
+    latest = contested.filter(pl.col("data_maaned") == pl.col("data_maaned").max().over(key))
+    return pl.concat([rows.join(again, on=key, how="anti"), latest])
 
 
 def population_weeks(course_weeks: pl.LazyFrame, activity_weeks: pl.LazyFrame) -> pl.LazyFrame:

@@ -1,15 +1,17 @@
 """The current YR rows per week-month (R3, from 2020-01), CPR replaced by the surrogate key.
 A monthly partition in the rollout job; months before 2020-01 hold empty partitions."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.cpr import surrogate_keys
-from dfdg_assets.core.publishing import publish_each_month, starting_with
+from dfdg_assets.core.publishing import publish_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
-from dfdg_assets.core.weeks import week_frame
+from dfdg_assets.core.weeks import month_of_key, week_frame
 from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table, versions
 from dfdg_assets.rules.benefits import current_yr_rows
@@ -29,21 +31,55 @@ YDELSE_SCHEMA = table_schema(
 )
 
 
-def yr_rows_for_month(wh, month: str) -> pl.DataFrame:
-    """The current YR rows of the weeks belonging to `month`, CPR replaced by the surrogate key."""
-    weeks = week_frame([month])
+_ORDER = ["kommunekode", "borger_key", "uge", "beskaeftigelsesydelse", "udbetalt_beloeb"]
+MONTHS_PER_READ = 4
+"""Months whose YR rows are found in one pass over the YR history (bounds memory)."""
+
+
+class _KeyCache:
+    """Surrogate keys of the CPR numbers met so far in a run: each number is hashed once."""
+
+    def __init__(self, secret: bytes):
+        self._secret = secret
+        self._known = pl.DataFrame(schema={"cpr": pl.String(), "borger_key": pl.Int64()})
+
+    def keys(self, cprs: pl.Series) -> pl.Series:
+        new = cprs.unique().to_frame("cpr").join(self._known, on="cpr", how="anti")["cpr"]
+        if new.len():
+            added = pl.DataFrame({"cpr": new, "borger_key": surrogate_keys(new, self._secret)})
+            self._known = pl.concat([self._known, added])
+        return cprs.to_frame("cpr").join(self._known, on="cpr", how="left", maintain_order="left")[
+            "borger_key"
+        ]
+
+
+def _yr_rows(wh, months: list[str], cache: _KeyCache) -> pl.DataFrame:
+    """The current YR rows of the weeks belonging to `months` (R3 per citizen-week), keyed."""
+    weeks = week_frame(months)
     rows = current_yr_rows(versions(wh, "ydelse"), weeks["uge"].to_list()).collect()
-    keys = (
-        surrogate_keys(rows["cpr"], wh.key_secret())
-        if rows.height
-        else pl.Series([], dtype=pl.Int64)
-    )
     return (
-        rows.with_columns(keys.alias("borger_key"))
+        rows.with_columns(cache.keys(rows["cpr"]).alias("borger_key"))
         .join(weeks.select(list(WEEK_COLS)), on="uge", how="left")
         .select(list(YDELSE_COLS))
-        .sort("kommunekode", "borger_key", "uge", "beskaeftigelsesydelse", "udbetalt_beloeb")
     )
+
+
+def yr_rows_by_month(wh, months: list[str]) -> Iterator[tuple[str, pl.DataFrame]]:
+    """(month, its current YR rows) for each of `months`, CPR replaced by the surrogate key;
+    months before YR_FIRST_MONTH are empty. The YR history is read once per MONTHS_PER_READ
+    months, and each CPR number is hashed once per call."""
+    cache = _KeyCache(wh.key_secret())
+    for i in range(0, len(months), MONTHS_PER_READ):
+        chunk = months[i : i + MONTHS_PER_READ]
+        yr = [m for m in chunk if m >= YR_FIRST_MONTH]
+        rows = _yr_rows(wh, yr, cache) if yr else pl.DataFrame(schema=YDELSE_COLS)
+        for m in chunk:
+            yield m, rows.filter(pl.col("maaned") == m).sort(_ORDER)
+
+
+def yr_rows_for_month(wh, month: str) -> pl.DataFrame:
+    """The current YR rows of the weeks belonging to `month`, CPR replaced by the surrogate key."""
+    return next(yr_rows_by_month(wh, [month]))[1]
 
 
 @warehouse_asset(
@@ -56,6 +92,6 @@ def stg_ydelse(
     context: dg.AssetExecutionContext, data_root: DataRootResource
 ) -> dg.MaterializeResult:
     """YR rows per week-month: a later delivery carrying a citizen-week replaces all its earlier rows."""
-    wh = data_root.warehouse
-    build = starting_with(YR_FIRST_MONTH, YDELSE_COLS, lambda m: yr_rows_for_month(wh, m))
-    return publish_each_month(context, data_root, "stg_ydelse", YDELSE_SCHEMA, build)
+    months = [month_of_key(k) for k in context.partition_keys]
+    rows = yr_rows_by_month(data_root.warehouse, months)
+    return publish_months(data_root, "stg_ydelse", rows, YDELSE_SCHEMA, context)
