@@ -26,6 +26,7 @@ from dfdg_assets.rules import (
     course_weeks,
 )
 from dfdg_assets.rules.benefits import current_yr_rows
+from dfdg_assets.rules.rollout import reaching
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -280,15 +281,21 @@ def test_month_by_month_equals_all_at_once(
         ],
         schema=SAMTALE_SCHEMA,
     )
-    for rollout, frame in (
-        (course_weeks, courses),
-        (activity_weeks, acts),
-        (conversation_weeks, convs),
+    for rollout, frame, period in (
+        (course_weeks, courses, ("startdato", "slutdato", False)),
+        (activity_weeks, acts, ("startdato", "slutdato", True)),
+        (conversation_weeks, convs, ("samtaledato", "samtaledato", True)),
     ):
         at_once = rollout(frame, months).collect()
         one_by_one = pl.concat([rollout(frame, [m]).collect() for m in months])
         assert rows_of(one_by_one) == rows_of(at_once)
         assert set(at_once["maaned"]) <= set(months)
+        # the history narrowed to what can reach the months once, as the fact assets do
+        start, end, inclusive = period
+        narrowed = reaching(frame, months, start, end, end_inclusive=inclusive)
+        assert rows_of(pl.concat([rollout(narrowed, [m]).collect() for m in months])) == rows_of(
+            at_once
+        )
 
 
 @SETTINGS

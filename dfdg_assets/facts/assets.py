@@ -19,7 +19,7 @@ from dfdg_assets.facts.schemas import (
     participant_schema,
     visitation_week_schema,
 )
-from dfdg_assets.rules.rollout import activity_weeks, conversation_weeks, course_weeks
+from dfdg_assets.rules.rollout import activity_weeks, conversation_weeks, course_weeks, reaching
 from dfdg_assets.staging.assets import scan_staging
 from dfdg_assets.staging.schemas import COURSE_COLS, staging_schema
 
@@ -57,7 +57,7 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
     )
     def _asset(context: dg.AssetExecutionContext, data_root: DataRootResource):
         months = _months(context, data_root)
-        source = build(data_root)
+        source = build(data_root, months)
         checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
         frames = ((m, source(m).select(list(cols)).collect()) for m in months)
         yield publish_months(data_root, name, checks.watch(frames), schema, context)
@@ -66,23 +66,26 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
     return _asset
 
 
-def _visitation_weeks(data_root):
+def _visitation_weeks(data_root, months: list[str]):
     courses = data_root.warehouse.scan("stg_visitationsforloeb", schema=COURSE_COLS)
+    courses = reaching(courses, months, "startdato", "slutdato", end_inclusive=False)
     courses = courses.sort([*_SOURCE_ORDER, "forloeb_id"]).collect().lazy()
     return lambda m: course_weeks(courses, [m])
 
 
-def _activity_weeks(data_root):
-    acts = (
-        scan_staging(data_root, "aktivitet").sort([*_SOURCE_ORDER, "aktivitet_id"]).collect().lazy()
+def _activity_weeks(data_root, months: list[str]):
+    acts = reaching(
+        scan_staging(data_root, "aktivitet"), months, "startdato", "slutdato", end_inclusive=True
     )
+    acts = acts.sort([*_SOURCE_ORDER, "aktivitet_id"]).collect().lazy()
     return lambda m: activity_weeks(acts, [m])
 
 
-def _conversation_weeks(data_root):
-    convs = scan_staging(data_root, "samtale").sort(
-        "kommunekode", "borger_key", "samtaledato", "samtale_id"
+def _conversation_weeks(data_root, months: list[str]):
+    convs = reaching(
+        scan_staging(data_root, "samtale"), months, "samtaledato", "samtaledato", end_inclusive=True
     )
+    convs = convs.sort("kommunekode", "borger_key", "samtaledato", "samtale_id")
     convs = convs.collect().lazy()
     return lambda m: conversation_weeks(convs, [m])
 

@@ -60,6 +60,21 @@ def _week_attr_exprs(weeks: WeekRange) -> list[pl.Expr]:
     return [pl.lit(weeks.dense[a]).gather(pos).alias(a) for a in WEEK_ATTRS]
 
 
+def reaching(
+    records: pl.LazyFrame, months: list[str], start: str, end: str, *, end_inclusive: bool
+) -> pl.LazyFrame:
+    """The records whose period `start`..`end` can reach a week of `months` (a null end is
+    open): a superset of what the roll-outs of those months use, for narrowing a whole history
+    once before the month-by-month roll-out. `end_inclusive`: the period includes its end day
+    (activities, conversations) rather than ending before it (courses)."""
+    weeks = week_range(months)
+    if weeks.empty:
+        return records.filter(pl.lit(False))
+    monday, sunday = weeks.dense["uge_mandag"][0], weeks.dense["uge_soendag"][-1]
+    ends = pl.col(end) >= monday if end_inclusive else pl.col(end) > monday
+    return records.filter((pl.col(start) <= sunday) & (pl.col(end).is_null() | ends))
+
+
 def course_weeks(courses: pl.LazyFrame, months: list[str]) -> pl.LazyFrame:
     """R5: visitation courses rolled out to the ISO weeks of `months`.
 
