@@ -220,3 +220,57 @@ def test_borger_is_keyed_by_cpr_the_same_way():
     checked = check_rows(contract.BORGER, "2020-10", _text([bad, a], contract.BORGER))
     assert checked.rows["fuldenavn"].to_list() == ["A"]
     assert CONFLICT not in set(checked.rejected["aarsag"])
+
+
+def test_cpr_validity_by_arithmetic_equals_the_birth_date():
+    """`valid_cpr_expr` (integer arithmetic on the digits) gives the same answer as building the
+    birth date (SPEC section 2) for every day, month, year and digit 7, and for malformed text."""
+    import datetime as dt
+
+    from dfdg_assets.core.cpr import birth_date_expr, valid_cpr_expr
+
+    values = [
+        f"{dd:02d}{mm:02d}{yy:02d}{d7}123"
+        for dd in range(100)
+        for mm in range(14)
+        for yy in (0, 4, 20, 21, 36, 37, 57, 58, 96, 99)
+        for d7 in range(10)
+    ] + ["123456789", "12345678901", "01011a1234", "+101901234", "-101901234", None, ""]
+    df = pl.DataFrame({"c": values}, schema={"c": pl.String})
+    c = pl.col("c")
+    for not_after in (dt.date(2020, 12, 31), dt.date(2000, 2, 29), dt.date(2017, 1, 31)):
+        dd = c.str.slice(0, 2).cast(pl.Int32, strict=False)
+        born = birth_date_expr(c)
+        by_date = (
+            born.is_not_null()
+            & (((dd >= 1) & (dd <= 31)) | ((dd >= 61) & (dd <= 91)))
+            & (born <= pl.lit(not_after))
+        ).fill_null(False)
+        got = df.lazy().select(valid_cpr_expr(c, not_after).alias("a"), by_date.alias("b"))
+        got = got.collect()
+        assert got["a"].sum() > 1000
+        assert (got["a"] == got["b"]).all()
+
+
+def test_exact_duplicates_and_conflicts_far_apart_in_a_large_file():
+    """Duplicates are found by hashing rows first: far-apart repeats, nulls and near-identical
+    rows (one field differs) behave as an exact comparison would."""
+    base = {
+        "visitation_id": "V",
+        "cpr": CPR,
+        "kommunekode": "101",
+        "visitationstidspunkt": "2020-10-05T10:00:00",
+        "ydelsesgruppe": "Kontanthjælp",
+        "visitationskategori": "Jobparat",
+        "visiterende_org_id": None,
+    }
+    rows = [dict(base, visitation_id=f"V{i}") for i in range(5000)]
+    rows.append(dict(base, visitation_id="V7"))  # exact duplicate of line 9: collapses
+    rows.append(dict(base, visitation_id="V11", visiterende_org_id="X"))  # conflicts with V11
+    rows.append(dict(base, visitation_id="V7"))  # another exact duplicate
+    c = check_rows(contract.VISITATION, "2020-10", _text(rows))
+    assert c.exact_duplicates == 2
+    assert sorted(c.rejected["linje"].to_list()) == [13, 5003]
+    assert set(c.rejected["aarsag"]) == {CONFLICT}
+    assert c.rows.height == 4999
+    assert c.rows["linje"].to_list() == [i + 2 for i in range(5000) if i != 11]

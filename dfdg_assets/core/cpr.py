@@ -50,11 +50,32 @@ def birth_date_expr(cpr: pl.Expr) -> pl.Expr:
 
 
 def valid_cpr_expr(cpr: pl.Expr, not_after: dt.date) -> pl.Expr:
-    """True where `cpr` is a valid CPR number born no later than `not_after`."""
-    dd = cpr.str.slice(0, 2).cast(pl.Int32, strict=False)
+    """True where `cpr` is a valid CPR number born no later than `not_after`.
+
+    Integer arithmetic on the ten digits (no date strings are built): the same answer as
+    `birth_date_expr(cpr) <= not_after` with the day in 1-31 or 61-91, at a fraction of the cost.
+    """
+    n = pl.when(cpr.str.contains(r"^\d{10}$")).then(cpr.cast(pl.Int64, strict=False))
+    dd = n // 100_000_000
+    mm = (n // 1_000_000) % 100
+    yy = (n // 10_000) % 100
+    d7 = (n // 1_000) % 10
+    day = pl.when(dd > 60).then(dd - 60).otherwise(dd)
+    year = century_expr(d7, yy) + yy
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    days_in_month = (
+        pl.when(mm == 2)
+        .then(pl.when(leap).then(29).otherwise(28))
+        .when(mm.is_in([4, 6, 9, 11]))
+        .then(30)
+        .otherwise(31)
+    )
     day_ok = ((dd >= 1) & (dd <= 31)) | ((dd >= 61) & (dd <= 91))
-    born = birth_date_expr(cpr)
-    return (born.is_not_null() & day_ok & (born <= pl.lit(not_after))).fill_null(False)
+    limit = not_after.year * 10_000 + not_after.month * 100 + not_after.day
+    born = year * 10_000 + mm * 100 + day
+    return (day_ok & (mm >= 1) & (mm <= 12) & (day <= days_in_month) & (born <= limit)).fill_null(
+        False
+    )
 
 
 def age_on_expr(born: pl.Expr, on: dt.date) -> pl.Expr:

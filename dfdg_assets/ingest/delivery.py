@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from dfdg_assets.core.privacy import masked
@@ -236,7 +237,9 @@ def _header(month: str, spec: contract.DeliveryFile, text: str) -> list[str]:
     return header
 
 
-def _check_field_counts(month: str, spec: contract.DeliveryFile, text: str, width: int) -> None:
+def _check_field_counts(
+    month: str, spec: contract.DeliveryFile, text: str, data: bytes, width: int
+) -> None:
     """Every record must have as many fields as the header (the CSV reader would pad or fail)."""
     if '"' in text:
         reader = csv.reader(
@@ -259,14 +262,30 @@ def _check_field_counts(month: str, spec: contract.DeliveryFile, text: str, widt
         except csv.Error:
             raise DeliveryRejected(month, spec.filename, "ulæselig linje", start) from None
         return
-    lines = pl.Series(text.split("\n")).str.strip_suffix("\r")
-    counts = lines.str.count_matches(contract.SEPARATOR, literal=True) + 1
-    bad = ((counts != width) & (lines.str.len_bytes() > 0)).arg_true()
-    if len(bad):
-        i = int(bad[0])
-        raise DeliveryRejected(
-            month, spec.filename, f"{int(counts[i])} felter, forventet {width}", i + 1
-        )
+    bad = _ragged_line(np.frombuffer(data, dtype=np.uint8), width)
+    if bad is not None:
+        i, count = bad
+        raise DeliveryRejected(month, spec.filename, f"{count} felter, forventet {width}", i + 1)
+
+
+def _ragged_line(data: np.ndarray, width: int) -> tuple[int, int] | None:
+    """The first non-empty line (0-based) of quote-free bytes whose field count is not `width`,
+    with its count; vectorised over the positions of separators and line ends."""
+    ends = np.flatnonzero(data == 10)
+    if not len(ends) or ends[-1] != len(data) - 1:
+        ends = np.append(ends, len(data))  # the last line has no line end
+    seps = np.flatnonzero(data == ord(contract.SEPARATOR))
+    counts = np.diff(np.searchsorted(seps, ends), prepend=0) + 1
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    length = ends - starts
+    cr = np.zeros(len(ends), dtype=bool)
+    has = length > 0
+    cr[has] = data[ends[has] - 1] == 13
+    length = length - cr
+    bad = np.flatnonzero((counts != width) & (length > 0))
+    if not len(bad):
+        return None
+    return int(bad[0]), int(counts[bad[0]])
 
 
 def parse_csv(month: str, spec: contract.DeliveryFile, data: bytes) -> pl.DataFrame:
@@ -276,11 +295,12 @@ def parse_csv(month: str, spec: contract.DeliveryFile, data: bytes) -> pl.DataFr
     """
     text = _decode(month, spec, data)
     header = _header(month, spec, text)
-    _check_field_counts(month, spec, text, len(header))
+    data = data.removeprefix(_BOM)
+    _check_field_counts(month, spec, text, data, len(header))
     del text  # the bytes are valid UTF-8 now: the reader takes them as they are, no re-encode
     try:
         df = pl.read_csv(
-            io.BytesIO(data.removeprefix(_BOM)),
+            io.BytesIO(data),
             separator=contract.SEPARATOR,
             quote_char='"',
             infer_schema=False,

@@ -169,34 +169,75 @@ def _reject(
     )
 
 
+def first_occurrences(df: pl.DataFrame, cols: list[str]) -> pl.Series | None:
+    """A mask keeping the first occurrence of each distinct row over `cols` (None: no
+    duplicates). Rows are hashed first; only rows whose hash repeats are compared exactly."""
+    if df.height < 2:
+        return None
+    repeated = df.select(cols).hash_rows().is_duplicated()
+    if not repeated.any():
+        return None
+    idx = repeated.arg_true()
+    first = df[idx].select(pl.struct(cols).is_first_distinct()).to_series()
+    drop = idx.filter(~first)
+    if not drop.len():
+        return None
+    return ~pl.int_range(df.height, eager=True, dtype=pl.UInt32).is_in(drop.implode())
+
+
+def repeated_keys(df: pl.DataFrame, key: list[str]) -> pl.Series | None:
+    """A mask of the rows whose key occurs more than once (None: every key is unique)."""
+    if df.height < 2:
+        return None
+    repeated = df.select(key).hash_rows().is_duplicated()
+    if not repeated.any():
+        return None
+    idx = repeated.arg_true()
+    exact = df[idx].select(pl.struct(key).is_duplicated()).to_series()
+    hit = idx.filter(exact)
+    if not hit.len():
+        return None
+    return pl.int_range(df.height, eager=True, dtype=pl.UInt32).is_in(hit.implode())
+
+
 def check_rows(spec: contract.DeliveryFile, month: str, df: pl.DataFrame) -> CheckedFile:
     """Apply the row-level checks to one parsed file of data month `month`."""
     cols = spec.column_names
     delivered = df.height
     # 1. exact duplicates collapse to the first occurrence
-    dedup = df.unique(subset=cols, keep="first", maintain_order=True)
+    keep = first_occurrences(df, cols)
+    dedup = df.filter(keep) if keep is not None else df
     exact = delivered - dedup.height
     rejected_parts: list[pl.DataFrame] = []
     # 2. value checks: a row with its own fault is rejected for it and conflicts with nothing
-    typed = dedup.with_columns(_typed(c).alias(f"__t_{c.name}") for c in spec.columns)
+    # (lazy: the checks share their sub-expressions, e.g. a CPR number's digits)
     reasons = _reasons(spec, month)
-    typed = typed.with_columns(
-        pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("__aarsag")
-        if reasons
-        else pl.lit(None, pl.String).alias("__aarsag")
-    ).with_columns(pl.col("__aarsag").replace("", None))
-    bad = typed.filter(pl.col("__aarsag").is_not_null())
-    if bad.height:
+    typed = (
+        dedup.lazy()
+        .with_columns(_typed(c).alias(f"__t_{c.name}") for c in spec.columns)
+        .with_columns(
+            pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("__aarsag")
+            if reasons
+            else pl.lit(None, pl.String).alias("__aarsag")
+        )
+        .with_columns(pl.col("__aarsag").replace("", None))
+        .collect()
+    )
+    faulty = typed["__aarsag"].is_not_null()
+    if faulty.any():
+        bad = typed.filter(faulty)
         rejected_parts.append(_reject(bad, spec.name, month, pl.col("__aarsag"), cols))
-    passing = typed.filter(pl.col("__aarsag").is_null())
+        passing = typed.filter(~faulty)
+    else:
+        passing = typed
     # 3. among the rows that pass (R3): an id with more than one distinct content is rejected whole
     if spec.key and passing.height:
-        key = list(spec.key)
-        conflicted = passing.group_by(key).len().filter(pl.col("len") > 1).drop("len")
-        if conflicted.height:
-            keyed = passing.join(conflicted, on=key, how="semi", nulls_equal=True)
-            rejected_parts.append(_reject(keyed, spec.name, month, pl.lit(CONFLICT), cols))
-            passing = passing.join(conflicted, on=key, how="anti", nulls_equal=True)
+        conflicted = repeated_keys(passing, list(spec.key))
+        if conflicted is not None:
+            rejected_parts.append(
+                _reject(passing.filter(conflicted), spec.name, month, pl.lit(CONFLICT), cols)
+            )
+            passing = passing.filter(~conflicted)
     good = passing.select(
         pl.lit(month).alias("data_maaned"),
         pl.col("linje"),
