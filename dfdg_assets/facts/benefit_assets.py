@@ -21,6 +21,7 @@ from dfdg_assets.rules.benefits import (
     population_weeks,
 )
 from dfdg_assets.staging.benefits import YDELSE_COLS
+from dfdg_assets.storage import month_sources
 
 BENEFIT_WEEK_COLS = {
     "borger_key": pl.Int64(),
@@ -89,13 +90,22 @@ def fct_borger_ydelse_uge(context: dg.AssetExecutionContext, data_root: DataRoot
 
 @_asset("fct_befolkning_16_66", [raw_table("borger")])
 def fct_befolkning_16_66(context: dg.AssetExecutionContext, data_root: DataRootResource):
-    """Residents aged 16-66 per municipality, from the month's resident snapshot."""
+    """Residents aged 16-66 per municipality, from the month's resident snapshot. A month whose
+    snapshot did not change since it was built keeps its rows."""
     wh = data_root.warehouse
+    name = "fct_befolkning_16_66"
+    months = [month_of_key(k) for k in context.partition_keys]
+    sources = {m: {raw_table("borger"): [m]} for m in months}
+    kept = 0
 
     def build(m: str) -> pl.DataFrame:
+        nonlocal kept
         if not wh.has(raw_table("borger"), m):
             context.log.warning(f"{m}: ingen borger-snapshot; 16-66-årige er ukendte (null)")
             return pl.DataFrame(schema=POP_COLS)
+        if month_sources.unchanged(wh, name, m, sources[m]):
+            kept += 1
+            return wh.read(name, [m], schema=POP_COLS)
         return (
             population_16_66(wh.scan(raw_table("borger"), [m]), m)
             .with_columns(pl.lit(m).alias("maaned"))
@@ -103,7 +113,12 @@ def fct_befolkning_16_66(context: dg.AssetExecutionContext, data_root: DataRootR
             .collect()
         )
 
-    yield from _publish_checked(context, data_root, "fct_befolkning_16_66", POP_SCHEMA, build)
+    yield from _publish_checked(context, data_root, name, POP_SCHEMA, build)
+    for m in months:
+        if wh.has(raw_table("borger"), m):
+            month_sources.record(wh, name, m, sources[m])
+    if kept:
+        context.log.info(f"{kept} af {len(months)} måneder uændrede siden sidst")
 
 
 BENEFIT_FACTS = [fct_borger_ydelse_uge, fct_befolkning_16_66]

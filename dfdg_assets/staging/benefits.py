@@ -1,7 +1,7 @@
 """The current YR rows per week-month (R3, from 2020-01), CPR replaced by the surrogate key.
 A monthly partition in the rollout job; months before 2020-01 hold empty partitions."""
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 import dagster as dg
 import polars as pl
@@ -12,10 +12,14 @@ from dfdg_assets.core.publishing import publish_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.weeks import month_of_key, week_frame
+from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.contract import YR_FIRST_MONTH
-from dfdg_assets.raw.ingest import raw_table, versions
+from dfdg_assets.ingest.rows import raw_schema
+from dfdg_assets.raw.ingest import history_table, raw_table, versions
 from dfdg_assets.rules.benefits import current_yr_rows
 from dfdg_assets.staging.schemas import WEEK_COLS
+from dfdg_assets.storage import month_sources
+from dfdg_assets.storage.warehouse import UNPARTITIONED
 
 YDELSE_COLS = {
     "borger_key": pl.Int64(),
@@ -64,22 +68,42 @@ def _yr_rows(wh, months: list[str], cache: _KeyCache) -> pl.DataFrame:
     )
 
 
-def yr_rows_by_month(wh, months: list[str]) -> Iterator[tuple[str, pl.DataFrame]]:
+def yr_sources(wh, months: list[str]) -> dict[str, month_sources.Sources]:
+    """Per month: the YR partitions carrying one of its weeks, and the versions carried over
+    from pruned deliveries: what its rows are built from (storage/month_sources.py)."""
+    spans = (
+        wh.scan(raw_table("ydelse"), schema=raw_schema(contract.FILES_BY_NAME["ydelse"]))
+        .group_by("data_maaned")
+        .agg(pl.col("uge").min().alias("fra"), pl.col("uge").max().alias("til"))
+        .collect()
+    )
+    carried = {history_table("ydelse"): [UNPARTITIONED]} if wh.has(history_table("ydelse")) else {}
+    out: dict[str, month_sources.Sources] = {}
+    for m in months:
+        weeks = week_frame([m])["uge"]
+        lo, hi = weeks.min(), weeks.max()
+        carriers = [p for p, fra, til in spans.iter_rows() if not (til < lo or fra > hi)]
+        out[m] = {raw_table("ydelse"): sorted(carriers), **carried}
+    return out
+
+
+def yr_rows_by_month(
+    wh, months: list[str], stored: Collection[str] = ()
+) -> Iterator[tuple[str, pl.DataFrame]]:
     """(month, its current YR rows) for each of `months`, CPR replaced by the surrogate key;
-    months before YR_FIRST_MONTH are empty. The YR history is read once per MONTHS_PER_READ
-    months, and each CPR number is hashed once per call."""
+    months before YR_FIRST_MONTH are empty, months in `stored` are read as stored. The YR
+    history is read once per MONTHS_PER_READ months, and each CPR number is hashed once per
+    call."""
     cache = _KeyCache(wh.key_secret())
     for i in range(0, len(months), MONTHS_PER_READ):
         chunk = months[i : i + MONTHS_PER_READ]
-        yr = [m for m in chunk if m >= YR_FIRST_MONTH]
+        yr = [m for m in chunk if m >= YR_FIRST_MONTH and m not in stored]
         rows = _yr_rows(wh, yr, cache) if yr else pl.DataFrame(schema=YDELSE_COLS)
         for m in chunk:
-            yield m, rows.filter(pl.col("maaned") == m).sort(_ORDER)
-
-
-def yr_rows_for_month(wh, month: str) -> pl.DataFrame:
-    """The current YR rows of the weeks belonging to `month`, CPR replaced by the surrogate key."""
-    return next(yr_rows_by_month(wh, [month]))[1]
+            if m in stored:
+                yield m, wh.read("stg_ydelse", [m], schema=YDELSE_COLS)
+            else:
+                yield m, rows.filter(pl.col("maaned") == m).sort(_ORDER)
 
 
 @warehouse_asset(
@@ -91,7 +115,16 @@ def yr_rows_for_month(wh, month: str) -> pl.DataFrame:
 def stg_ydelse(
     context: dg.AssetExecutionContext, data_root: DataRootResource
 ) -> dg.MaterializeResult:
-    """YR rows per week-month: a later delivery carrying a citizen-week replaces all its earlier rows."""
+    """YR rows per week-month: a later delivery carrying a citizen-week replaces all its earlier
+    rows. A month whose YR sources did not change since it was built keeps its rows."""
+    wh = data_root.warehouse
     months = [month_of_key(k) for k in context.partition_keys]
-    rows = yr_rows_by_month(data_root.warehouse, months)
-    return publish_months(data_root, "stg_ydelse", rows, YDELSE_SCHEMA, context)
+    sources = yr_sources(wh, months)
+    stored = {m for m in months if month_sources.unchanged(wh, "stg_ydelse", m, sources[m])}
+    rows = yr_rows_by_month(wh, months, stored)
+    result = publish_months(data_root, "stg_ydelse", rows, YDELSE_SCHEMA, context)
+    for m in months:
+        month_sources.record(wh, "stg_ydelse", m, sources[m])
+    if stored:
+        context.log.info(f"{len(stored)} af {len(months)} måneder uændrede siden sidst")
+    return result

@@ -1,0 +1,123 @@
+"""Monthly partitions kept when their sources did not change (storage/month_sources.py): the
+record's rules, and in the roll-out job the kept months equal a build from scratch."""
+
+import subprocess
+
+import polars as pl
+
+from dfdg_assets.core.settings import DataRoot
+from dfdg_assets.facts import benefit_assets
+from dfdg_assets.facts.benefit_assets import POP_COLS
+from dfdg_assets.orchestration.instance import open_instance
+from dfdg_assets.orchestration.jobs import ROLLOUT_JOB
+from dfdg_assets.orchestration.ledger import RolloutPlan
+from dfdg_assets.orchestration.loader import _run_config
+from dfdg_assets.orchestration.runs import run_job
+from dfdg_assets.rules.benefits import population_16_66
+from dfdg_assets.staging import benefits as staging_benefits
+from dfdg_assets.staging.benefits import YDELSE_COLS, yr_rows_by_month, yr_sources
+from dfdg_assets.storage import Warehouse, month_sources
+
+MONTHS = ["2019-12", "2020-01", "2020-02"]
+
+
+def test_a_record_holds_while_table_and_sources_are_unchanged(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse")
+    src = {"raw_x": ["2020-01"]}
+    wh.write("raw_x", pl.DataFrame({"a": [1]}), "2020-01")
+    assert not month_sources.unchanged(wh, "t", "2020-01", src)  # not built
+    wh.write("t", pl.DataFrame({"b": [1]}), "2020-01")
+    assert not month_sources.unchanged(wh, "t", "2020-01", src)  # built, no record
+    month_sources.record(wh, "t", "2020-01", src)
+    assert month_sources.unchanged(wh, "t", "2020-01", src)
+    # a source written again (even with the same rows) is a change
+    wh.write("raw_x", pl.DataFrame({"a": [1]}), "2020-01")
+    assert not month_sources.unchanged(wh, "t", "2020-01", src)
+    month_sources.record(wh, "t", "2020-01", src)
+    # another source partition to read, or a missing one, is a change
+    assert not month_sources.unchanged(wh, "t", "2020-01", {"raw_x": ["2020-01", "2020-02"]})
+    wh.write("raw_x", pl.DataFrame({"a": [2]}), "2020-02")
+    assert not month_sources.unchanged(wh, "t", "2020-01", {"raw_x": ["2020-01", "2020-02"]})
+    assert month_sources.unchanged(wh, "t", "2020-01", src)
+    # the partition written after its record (a kill before the record): build
+    wh.write("t", pl.DataFrame({"b": [1]}), "2020-01")
+    assert not month_sources.unchanged(wh, "t", "2020-01", src)
+    # a torn record: build
+    month_sources.record(wh, "t", "2020-01", src)
+    f = wh.path / month_sources.STATE_DIR / "t" / "2020-01.json"
+    f.write_text(f.read_text()[:10])
+    assert not month_sources.unchanged(wh, "t", "2020-01", src)
+
+
+def _rollout(root: DataRoot) -> None:
+    plan = RolloutPlan(MONTHS[0], MONTHS[-1], "test")
+    outcome = run_job(open_instance(root), ROLLOUT_JOB, _run_config(root), plan.tags)
+    assert outcome.success, outcome.failure
+
+
+def _as_built(wh: Warehouse) -> None:
+    """Every month of stg_ydelse and fct_befolkning_16_66 equals a build from scratch."""
+    for m, fresh in yr_rows_by_month(wh, MONTHS):
+        assert wh.read("stg_ydelse", [m], schema=YDELSE_COLS).equals(fresh), m
+    for m in MONTHS:
+        fresh = (
+            population_16_66(wh.scan("raw_borger", [m]), m)
+            .with_columns(pl.lit(m).alias("maaned"))
+            .sort("kommunekode")
+            .collect()
+        )
+        stored = wh.read("fct_befolkning_16_66", [m], schema=POP_COLS)
+        assert stored.equals(fresh.select(stored.columns)), m
+
+
+def test_rollout_keeps_unchanged_months_and_rebuilds_changed_ones(
+    generated_loaded, tmp_path, monkeypatch
+):
+    # cp -a keeps the hard links between partitions and their versions (what the record names)
+    subprocess.run(
+        ["cp", "-a", str(generated_loaded.root.root), str(tmp_path / "data")], check=True
+    )
+    root = DataRoot.of(tmp_path / "data")
+    wh = Warehouse(root.warehouse)
+    sources = yr_sources(wh, MONTHS)
+    # after the load every month is recorded against its current sources
+    assert all(month_sources.unchanged(wh, "stg_ydelse", m, sources[m]) for m in MONTHS)
+    assert sources["2020-01"]["raw_ydelse"] == ["2020-01", "2020-02"]  # the Jan. weeks re-sent
+    for m in MONTHS:
+        assert month_sources.unchanged(wh, "fct_befolkning_16_66", m, {"raw_borger": [m]})
+
+    # a snapshot changes: that month is built again, the others are kept
+    residents = wh.read("raw_borger", ["2020-01"])
+    wh.write("raw_borger", residents.head(residents.height // 2), "2020-01")
+    before = wh.read("fct_befolkning_16_66", ["2020-01"])
+    # a later YR delivery re-sends a January citizen-week with another amount (R3)
+    jan = wh.read("raw_ydelse", ["2020-01"])
+    week = sorted(set(jan["uge"]))[0]
+    resent = jan.filter(pl.col("uge") == week).head(1)
+    resent = resent.with_columns(
+        pl.lit("2020-02").alias("data_maaned"), (pl.col("udbetalt_beloeb") + 1234.5)
+    )
+    feb = wh.read("raw_ydelse", ["2020-02"])
+    wh.write("raw_ydelse", pl.concat([feb, resent.select(feb.columns)]), "2020-02")
+
+    _rollout(root)
+    _as_built(wh)
+    after = wh.read("fct_befolkning_16_66", ["2020-01"])
+    assert after["antal_borgere_16_66"].sum() < before["antal_borgere_16_66"].sum()
+    amounts = wh.read("stg_ydelse", ["2020-01"]).filter(pl.col("uge") == week)
+    assert resent["udbetalt_beloeb"][0] in amounts["udbetalt_beloeb"].to_list()  # it won (R3)
+    for m in MONTHS:
+        assert month_sources.unchanged(wh, "fct_befolkning_16_66", m, {"raw_borger": [m]})
+
+    # nothing changed: a second roll-out keeps every month (builds nothing), with the same rows
+    kept = {t: {m: wh.read(t, [m]) for m in MONTHS} for t in ("stg_ydelse", "fct_befolkning_16_66")}
+
+    def no_build(*_args):
+        raise AssertionError("built although nothing changed")
+
+    monkeypatch.setattr(benefit_assets, "population_16_66", no_build)
+    monkeypatch.setattr(staging_benefits, "_yr_rows", no_build)
+    _rollout(root)
+    for t, months in kept.items():
+        for m, df in months.items():
+            assert wh.read(t, [m]).equals(df), (t, m)
