@@ -52,10 +52,10 @@ def citizen_week_benefits(population: pl.LazyFrame, yr: pl.LazyFrame) -> pl.Lazy
     Grain: one row per (citizen, week, benefit).
     """
     benefits = yr.select("borger_key", "uge", "beskaeftigelsesydelse").unique()
-    return (
-        population.join(benefits, on=["borger_key", "uge"], how="left")
-        .with_columns(pl.col("beskaeftigelsesydelse").fill_null(UDEN_YDELSE))
-        .unique()
+    # population rows are distinct citizen-weeks and benefits distinct (never null) triples, so
+    # the left join gives each (citizen, week, benefit) once: no second `unique` is needed
+    return population.join(benefits, on=["borger_key", "uge"], how="left").with_columns(
+        pl.col("beskaeftigelsesydelse").fill_null(UDEN_YDELSE)
     )
 
 
