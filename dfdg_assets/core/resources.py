@@ -58,7 +58,7 @@ class DataRootResource(dg.ConfigurableResource):
 
         release(self.paths.root / WRITER_LOCK)
 
-    def publish(self, frames: dict[tuple[str, str], pl.DataFrame]) -> None:
+    def publish(self, frames: dict[tuple[str, str], pl.DataFrame | Path]) -> None:
         """Write partitions atomically (SQL readers see them once the catalogue is refreshed)."""
         self.warehouse.write_many(frames)
 

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,8 +166,15 @@ class DeliveryFiles:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_delivery(folder: Path) -> DeliveryFiles:
-    """Check a delivery at file level and parse it (R12); raise `DeliveryRejected` on any fault."""
+def read_delivery(
+    folder: Path,
+    large: Callable[[contract.DeliveryFile, Path, dict], None] | None = None,
+    limit: int | None = None,
+) -> DeliveryFiles:
+    """Check a delivery at file level and parse it (R12); raise `DeliveryRejected` on any fault.
+
+    A file over `limit` bytes is handed to `large(spec, path, manifest entry)` in its turn
+    instead of being read here (it is read in chunks, `ingest/chunked.py`)."""
     month = folder.name
     if not folder.is_dir():
         raise DeliveryRejected(month, str(month), "ingen levering for måneden")
@@ -191,8 +199,11 @@ def read_delivery(folder: Path) -> DeliveryFiles:
         path = folder / spec.filename
         if not path.is_file():
             raise DeliveryRejected(month, spec.filename, "filen mangler")
-        data = path.read_bytes()
         entry = listed[spec.filename]
+        if large is not None and limit is not None and path.stat().st_size > limit:
+            large(spec, path, entry)
+            continue
+        data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != entry["sha256"].lower():
             raise DeliveryRejected(month, spec.filename, "SHA-256 passer ikke med manifestet")
         df = parse_csv(month, spec, data)

@@ -303,3 +303,46 @@ def unknown_code_values(name: str, df: pl.DataFrame) -> dict[str, dict[str, int]
                 f"{g} / {k}": n for g, k, n in unknown_pairs.iter_rows()
             }
     return out
+
+
+def unknown_code_values_lazy(
+    name: str, rows: pl.LazyFrame
+) -> tuple[dict[str, dict[str, int]], dict[tuple[str, str], int]]:
+    """`unknown_code_values` over rows read from a file, with the first line of each value
+    (pair columns: of the pair), keyed by (column, value as reported)."""
+    lists = refdata.value_lists()
+    out: dict[str, dict[str, int]] = {}
+    first: dict[tuple[str, str], int] = {}
+    names = rows.collect_schema().names()
+    for col in contract.CODE_LIST_COLUMNS.get(name, ()):
+        known = lists.get(col)
+        if col == "visitationskategori":
+            known = frozenset(refdata.visitation_pairs()["visitationskategori"].to_list())
+        if not known or col not in names:
+            continue
+        unknown = (
+            rows.filter(pl.col(col).is_not_null() & ~pl.col(col).is_in(list(known)))
+            .group_by(col)
+            .agg(pl.len(), pl.col("linje").min().alias("__first"))
+            .sort(col)
+            .collect()
+        )
+        if unknown.height:
+            out[col] = {v: n for v, n, _ in unknown.iter_rows()}
+            first.update({(col, v): f for v, _, f in unknown.iter_rows()})
+    if name == "visitation":
+        pairs = refdata.visitation_pairs()
+        generic = pairs.filter(pl.col("ydelsesgruppe") == "Alle")["visitationskategori"].to_list()
+        unknown_pairs = (
+            rows.filter(~pl.col("visitationskategori").is_in(generic))
+            .join(pairs.lazy(), on=["ydelsesgruppe", "visitationskategori"], how="anti")
+            .group_by("ydelsesgruppe", "visitationskategori")
+            .agg(pl.len(), pl.col("linje").min().alias("__first"))
+            .sort("ydelsesgruppe", "visitationskategori")
+            .collect()
+        )
+        if unknown_pairs.height:
+            col = "(ydelsesgruppe, visitationskategori)"
+            out[col] = {f"{g} / {k}": n for g, k, n, _ in unknown_pairs.iter_rows()}
+            first.update({(col, f"{g} / {k}"): f for g, k, _, f in unknown_pairs.iter_rows()})
+    return out, first

@@ -69,7 +69,7 @@ _CHECKS = [
 
 
 def _month_metadata(d: IngestedDelivery, table: str) -> dict:
-    rows = d.frames[(table, d.month)].height
+    rows = d.heights[table]
     meta: dict = {"dagster/row_count": rows, "data_maaned": d.month}
     name = table.removeprefix("raw_")
     if name in d.stats:
@@ -82,7 +82,9 @@ def _month_metadata(d: IngestedDelivery, table: str) -> dict:
         if s["afvist_pr_aarsag"]:
             meta["afvist_pr_aarsag"] = dg.MetadataValue.json(s["afvist_pr_aarsag"])
     if table == REJECTED_TABLE:
-        meta.update(_rejected_metadata(d.frames[(table, d.month)]))
+        rejected = d.frames[(table, d.month)]
+        assert isinstance(rejected, pl.DataFrame)
+        meta.update(_rejected_metadata(rejected))
     return meta
 
 
@@ -134,7 +136,11 @@ def _ingest_month(
         months.rejected_rows[month] = row_checks.not_loaded(month, e)
         context.log.error(str(e))
         return
-    data_root.publish(d.frames)
+    try:
+        data_root.publish(d.frames)
+    except BaseException:
+        d.discard()
+        raise
     months.metadata[month] = {
         spec.key.path[-1]: _month_metadata(d, spec.key.path[-1]) for spec in _SPECS
     }

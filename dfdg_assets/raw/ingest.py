@@ -15,9 +15,10 @@ import polars as pl
 from dfdg_assets.core.privacy import masked
 from dfdg_assets.core.schemas import raw_table_schema, rejected_schema, validate
 from dfdg_assets.ingest import contract
-from dfdg_assets.ingest.delivery import read_delivery
+from dfdg_assets.ingest.chunked import ChunkedFile, check_file_chunked, chunk_bytes
+from dfdg_assets.ingest.delivery import DeliveryFiles, read_delivery
 from dfdg_assets.ingest.errors import DeliveryHeld
-from dfdg_assets.ingest.rows import REJECTED_SCHEMA, check_rows, raw_schema
+from dfdg_assets.ingest.rows import REJECTED_SCHEMA, CheckedFile, check_rows, raw_schema
 from dfdg_assets.staging.versions import affected_from_month, earliest_affected_date
 from dfdg_assets.storage import Warehouse
 
@@ -53,48 +54,95 @@ RAW_TABLES = [raw_table(f.name) for f in contract.FILES] + [REJECTED_TABLE]
 class IngestedDelivery:
     month: str
     content_hash: str
-    frames: dict[tuple[str, str], pl.DataFrame]
+    # the partitions to publish: a frame, or a file already written (`Warehouse.staging_file`)
+    frames: dict[tuple[str, str], pl.DataFrame | Path]
     affected_from: str
     stats: dict[str, dict] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     rejected_total: int = 0
     accepted_over_threshold: bool = False
+    heights: dict[str, int] = field(default_factory=dict)  # rows per table of the month
+
+    def discard(self) -> None:
+        """Remove the files written for a delivery that is not published."""
+        for f in self.frames.values():
+            if isinstance(f, Path):
+                f.unlink(missing_ok=True)
+        self.frames.clear()
 
 
 def ingest_delivery(
     folder: Path, warehouse: Warehouse, accept_over_threshold: bool
 ) -> IngestedDelivery:
-    """Check and type one delivery; raise DeliveryRejected/DeliveryHeld/SchemaViolation to publish nothing."""
-    files = read_delivery(folder)
+    """Check and type one delivery; raise DeliveryRejected/DeliveryHeld/SchemaViolation to publish nothing.
+
+    A file larger than one chunk (`DFDG_INGEST_CHUNK_MB`) is checked in chunks and written to
+    a staged partition file as it goes (`ingest/chunked.py`); the others are read whole."""
+    month = folder.name
+    big: dict[str, ChunkedFile] = {}
+
+    def large(spec: contract.DeliveryFile, path: Path, entry: dict) -> None:
+        staged = warehouse.staging_file(raw_table(spec.name), month)
+        try:
+            big[spec.name] = check_file_chunked(
+                month, spec, path, entry["rows"], entry["sha256"], staged
+            )
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+
+    try:
+        files = read_delivery(folder, large=large, limit=chunk_bytes())
+        return _ingest(files, big, warehouse, accept_over_threshold)
+    except BaseException:
+        for c in big.values():
+            c.staged.unlink(missing_ok=True)
+        raise
+
+
+def _ingest(
+    files: DeliveryFiles,
+    big: dict[str, ChunkedFile],
+    warehouse: Warehouse,
+    accept_over_threshold: bool,
+) -> IngestedDelivery:
     month = files.month
-    checked = {
-        spec.name: check_rows(spec, month, files.frames[spec.name])
-        for spec in contract.FILES
-        if spec.name in files.frames
-    }
+    checked: dict[str, CheckedFile | ChunkedFile] = {}
+    for spec in contract.FILES:
+        if spec.name in files.frames:
+            checked[spec.name] = check_rows(spec, month, files.frames.pop(spec.name))
+        elif spec.name in big:
+            checked[spec.name] = big[spec.name]
     over = {n: (c.rejected.height, c.delivered) for n, c in checked.items() if c.over_threshold}
     if over and not accept_over_threshold:
         raise DeliveryHeld(month, over)
 
-    frames: dict[tuple[str, str], pl.DataFrame] = {}
+    frames: dict[tuple[str, str], pl.DataFrame | Path] = {}
+    heights: dict[str, int] = {}
     stats: dict[str, dict] = {}
     warnings = list(files.warnings)
     for spec in contract.FILES:
         c = checked.get(spec.name)
-        rows = c.rows if c else pl.DataFrame(schema=raw_schema(spec))
-        frames[(raw_table(spec.name), month)] = validate(rows, raw_table_schema(spec, month))
+        table = raw_table(spec.name)
+        if isinstance(c, ChunkedFile):  # validated chunk by chunk as it was written
+            frames[(table, month)] = c.staged
+            heights[table] = c.height
+        else:
+            rows = c.rows if c else pl.DataFrame(schema=raw_schema(spec))
+            frames[(table, month)] = validate(rows, raw_table_schema(spec, month))
+            heights[table] = rows.height
         if c is None:
             continue
         stats[spec.name] = {
             "leveret": c.delivered,
-            "indlaest": c.rows.height,
+            "indlaest": heights[table],
             "afvist": c.rejected.height,
             "dubletter_sammenfaldet": c.exact_duplicates,
             "afvist_pr_aarsag": c.rejected_by_reason,
         }
         for col, values in c.unknown_values.items():
             shown = ", ".join(
-                f"{masked(v, spec.filename, _first_line(c.rows, col, v))} ({n} rækker)"
+                f"{masked(v, spec.filename, _line_of(c, col, v))} ({n} rækker)"
                 for v, n in list(values.items())[:10]
             )
             more = f" og {len(values) - 10} flere" if len(values) > 10 else ""
@@ -104,9 +152,17 @@ def ingest_delivery(
     rejected = [c.rejected for c in checked.values() if c.rejected.height]
     rejected_df = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
     frames[(REJECTED_TABLE, month)] = validate(rejected_df, rejected_schema(month))
+    heights[REJECTED_TABLE] = rejected_df.height
 
     history = {name: versions(warehouse, name) for name in ("visitation", "aktivitet", "samtale")}
-    delivery_rows = {spec.name: c.rows for spec in contract.FILES if (c := checked.get(spec.name))}
+    delivery_rows: dict[str, pl.DataFrame] = {}
+    for spec in contract.FILES:
+        c = checked.get(spec.name)
+        if isinstance(c, ChunkedFile):
+            if c.affected is not None:
+                delivery_rows[spec.name] = c.affected
+        elif c is not None:
+            delivery_rows[spec.name] = c.rows
     earliest = earliest_affected_date(delivery_rows, history)
     return IngestedDelivery(
         month=month,
@@ -117,7 +173,14 @@ def ingest_delivery(
         warnings=warnings,
         rejected_total=rejected_df.height,
         accepted_over_threshold=bool(over),
+        heights=heights,
     )
+
+
+def _line_of(c: CheckedFile | ChunkedFile, col: str, value: str) -> int | None:
+    if isinstance(c, ChunkedFile):
+        return c.first_lines.get((col, value))
+    return _first_line(c.rows, col, value)
 
 
 def _first_line(rows: pl.DataFrame, col: str, value: object) -> int | None:

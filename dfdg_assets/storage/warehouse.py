@@ -103,9 +103,21 @@ class Warehouse:
         return self.partition_file(table, partition).is_file()
 
     # ---------------------------------------------------------------- writes
-    def _stage(self, table: str, partition: str, df: pl.DataFrame) -> tuple[Path, Path]:
+    def staging_file(self, table: str, partition: str = UNPARTITIONED) -> Path:
+        """A hidden temp name in the table's folder to write a partition to before `write_many`
+        publishes it (a file left behind by a killed run is removed like any temp file)."""
         final = self.partition_file(table, partition)
         final.parent.mkdir(parents=True, exist_ok=True)
+        return final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
+
+    def _stage(self, table: str, partition: str, df: pl.DataFrame | Path) -> tuple[Path, Path]:
+        final = self.partition_file(table, partition)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(df, Path):  # written already (`staging_file`): flushed here
+            if df.parent != final.parent:
+                raise ValueError("a staged partition file must be in its table's folder")
+            fsync_path(df)
+            return df, final
         tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
         try:
             with open(tmp, "wb") as fh:
@@ -121,8 +133,10 @@ class Warehouse:
         """Atomically replace one partition of a table with `df`."""
         return self.write_many({(table, partition): df})[0]
 
-    def write_many(self, frames: Mapping[tuple[str, str], pl.DataFrame]) -> list[Path]:
+    def write_many(self, frames: Mapping[tuple[str, str], pl.DataFrame | Path]) -> list[Path]:
         """Replace several partitions as one step: every file is staged first, then all renamed.
+
+        A value is a frame to write, or a file already written to `staging_file(table, part)`.
 
         A failure while staging leaves every old partition untouched; the renames that follow
         take microseconds and cannot fail for lack of space.
