@@ -19,18 +19,23 @@ from dfdg_assets.core.publishing import month_metadata
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.weeks import month_of_key
+from dfdg_assets.cubes.benchmark_counts import benchmark_counts_months
 from dfdg_assets.cubes.benchmark_query import COLUMNS, COUNTS, FIGURES, TABLE
 from dfdg_assets.cubes.disclosure import KEYS, add_key_figures, audit, suppress, suppressed_cells
 from dfdg_assets.dimensions import build
 from dfdg_assets.facts.benefit_assets import POP_COLS
-from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
 from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table
-from dfdg_assets.rules.benefits import HELE_LANDET, benchmark_counts
-from dfdg_assets.staging.benefits import YDELSE_COLS
+from dfdg_assets.rules.benefits import HELE_LANDET
 
 MEASURES = (*COUNTS, *FIGURES)
 KEY = list(KEYS)
+#: The tables the counts read, by the name of their view in `sql/cube_benchmark_counts.sql`.
+SOURCE_TABLES = {
+    "ydelse": "stg_ydelse",
+    "aktivitet": "fct_aktivitet_uge",
+    "visitation": "fct_visitation_uge",
+}
 SCHEMA = table_schema(
     TABLE,
     {c: (t, c in MEASURES) for c, t in COLUMNS.items()},
@@ -72,6 +77,23 @@ def with_revision(
     ).select(list(COLUMNS))
 
 
+def month_counts(wh, months: list[str]) -> dict[str, pl.DataFrame]:
+    """The unsuppressed counts of each month, from the months' partitions of YR, activities,
+    courses and the 16-66 population (DuckDB SQL, only the columns needed; the same numbers as
+    `rules.benefits.benchmark_counts` month by month)."""
+    sources = {
+        name: {m: [wh.partition_file(table, m)] for m in months if wh.has(table, m)}
+        for name, table in SOURCE_TABLES.items()
+    }
+    residents = {
+        m: wh.read("fct_befolkning_16_66", [m], schema=POP_COLS)
+        if wh.has(raw_table("borger"), m)
+        else None
+        for m in months
+    }
+    return benchmark_counts_months(months, sources, residents, build.dim_kommune())
+
+
 @warehouse_asset(
     TABLE,
     "cubes",
@@ -97,28 +119,16 @@ def cube_benchmark(
     """Counts per paying municipality and Hele landet, suppressed (primary 1-4, secondary so no
     linked line has exactly one hidden cell), key figures with numerator and denominator."""
     wh = data_root.warehouse
-    kommuner = build.dim_kommune()
     now = dt.datetime.now(dt.UTC)
+    months = [month_of_key(k) for k in context.partition_keys]
+    counts = month_counts(wh, [m for m in months if m >= YR_FIRST_MONTH])
     frames: dict[str, pl.DataFrame] = {}
-    for m in (month_of_key(k) for k in context.partition_keys):
-        if m < YR_FIRST_MONTH:
+    for m in months:
+        if m not in counts:
             frames[m] = pl.DataFrame(schema=COLUMNS)
             continue
-        pop = (
-            wh.read("fct_befolkning_16_66", [m], schema=POP_COLS)
-            if wh.has(raw_table("borger"), m)
-            else None
-        )
-        counts = benchmark_counts(
-            m,
-            wh.read("stg_ydelse", [m], schema=YDELSE_COLS),
-            wh.read("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
-            wh.read("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
-            pop,
-            kommuner,
-        )
         previous = wh.read(TABLE, [m]) if wh.has(TABLE, m) else None
-        frames[m] = with_revision(publishable(m, counts), previous, now)
+        frames[m] = with_revision(publishable(m, counts[m]), previous, now)
     data_root.publish({(TABLE, m): SCHEMA.validate(df) for m, df in frames.items()})
     for m, df in frames.items():
         month_metadata(context, m, month_summary(df))
