@@ -68,8 +68,35 @@ def merge_record_staging(wh, name: str, months: list[str]) -> pl.DataFrame:
         new.lazy(),
         pl.DataFrame({"cpr": new["cpr"], "borger_key": _keys(new["cpr"], wh)}).unique(),
     ).select(order)
-    merged = pl.concat([old.join(keyed.select(key), on=key, how="anti"), keyed])
-    return merged.sort(key).collect()
+    return sorted_merge(old, keyed, key)
+
+
+def sorted_merge(old: pl.LazyFrame, new: pl.LazyFrame, key: list[str]) -> pl.DataFrame:
+    """`old` without the rows whose `key` is in `new`, plus `new`, sorted by `key`: the same rows
+    as concatenating and sorting, but `old` (the current table, sorted by `key` when written) is
+    only merged with the sorted new rows, not sorted again."""
+    new_df = new.collect()
+    (k,) = key
+    return merge_disjoint(old.filter(~pl.col(k).is_in(new_df[k].implode())), new_df.lazy(), key)
+
+
+def merge_disjoint(old: pl.LazyFrame, new: pl.LazyFrame, order: list[str]) -> pl.DataFrame:
+    """Two frames sorted by `order` whose first column shares no value between them, as one
+    frame sorted by `order` (a merge of the two sorted runs; a full sort if `old` turns out not
+    to be sorted, so a table written otherwise still gives the same rows)."""
+    first = order[0]
+    if _is_sorted(old, order):
+        return old.merge_sorted(new.sort(order), first).collect()
+    return pl.concat([old, new]).sort(order).collect()
+
+
+def _is_sorted(lf: pl.LazyFrame, order: list[str]) -> bool:
+    """Whether the rows are in ascending order of `order` (no row before a smaller one)."""
+    before = pl.lit(False)
+    for c in reversed(order):
+        prev = pl.col(c).shift(1)
+        before = (pl.col(c) < prev) | ((pl.col(c) == prev) & before)
+    return not lf.select(before.fill_null(False).any()).collect().item()
 
 
 def _keys(cprs: pl.Series, wh) -> pl.Series:
@@ -136,11 +163,13 @@ def merge_participants(wh, months: list[str]) -> pl.DataFrame:
     new = current_participants(samtaler, deltagere)
     carried = samtaler.select("samtale_id").unique()
     old = wh.scan("stg_samtale_deltager", schema=staging_schema("samtale_deltager"))
-    kept = old.join(carried, on="samtale_id", how="anti")
-    return (
-        pl.concat([kept, new.select(kept.collect_schema().names())])
-        .sort("samtale_id", "data_maaned", "linje")
-        .collect()
+    carried_ids = carried.collect()["samtale_id"].implode()
+    kept = old.filter(~pl.col("samtale_id").is_in(carried_ids))
+    # kept and new share no conversation
+    return merge_disjoint(
+        kept,
+        new.select(kept.collect_schema().names()),
+        ["samtale_id", "data_maaned", "linje"],
     )
 
 
@@ -183,10 +212,11 @@ def merge_courses(data_root: DataRootResource, months: list[str]) -> pl.DataFram
     rebuilt = courses(
         scan_staging(data_root, "visitation").join(touched, on="borger_key", how="semi")
     )
-    old = wh.scan("stg_visitationsforloeb", schema=COURSE_COLS).join(
-        touched, on="borger_key", how="anti"
+    old = wh.scan("stg_visitationsforloeb", schema=COURSE_COLS).filter(
+        ~pl.col("borger_key").is_in(touched.collect()["borger_key"].implode())
     )
-    return pl.concat([old.collect(), rebuilt]).sort("borger_key", "startdato")
+    # the kept and the rebuilt chains share no citizen
+    return merge_disjoint(old, rebuilt.lazy(), ["borger_key", "startdato"])
 
 
 STAGING_ASSETS = [
