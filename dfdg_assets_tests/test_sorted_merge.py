@@ -4,14 +4,15 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dfdg_assets.staging.assets import _is_sorted, merge_disjoint, sorted_merge
+from dfdg_assets.core.sorted_runs import is_sorted, merge_disjoint
+from dfdg_assets.staging.assets import sorted_merge
 
 
 def test_is_sorted_lexicographic():
-    assert _is_sorted(pl.LazyFrame({"a": [1, 1, 2], "b": [1, 2, 0]}), ["a", "b"])
-    assert not _is_sorted(pl.LazyFrame({"a": [1, 1, 2], "b": [2, 1, 0]}), ["a", "b"])
-    assert not _is_sorted(pl.LazyFrame({"a": ["b", "a"]}), ["a"])
-    assert _is_sorted(pl.LazyFrame({"a": []}, schema={"a": pl.String}), ["a"])
+    assert is_sorted(pl.LazyFrame({"a": [1, 1, 2], "b": [1, 2, 0]}), ["a", "b"])
+    assert not is_sorted(pl.LazyFrame({"a": [1, 1, 2], "b": [2, 1, 0]}), ["a", "b"])
+    assert not is_sorted(pl.LazyFrame({"a": ["b", "a"]}), ["a"])
+    assert is_sorted(pl.LazyFrame({"a": []}, schema={"a": pl.String}), ["a"])
 
 
 @settings(max_examples=60, deadline=None)
@@ -41,3 +42,47 @@ def test_merge_disjoint_two_columns():
     assert merge_disjoint(unsorted, new, ["k", "d"]).equals(
         pl.concat([unsorted, new]).sort("k", "d").collect()
     )
+
+
+def test_merge_dim_borger_equals_the_general_merge():
+    """The integer-keyed merge of `dim_borger` gives the rows and order of `dim_borger` with
+    `current`: updated, new and newly referenced citizens, a citizen leaving the register."""
+    from dfdg_assets.core.cpr import surrogate_keys
+    from dfdg_assets.dimensions import build
+
+    secret = b"k" * 32
+
+    def keys_of(s: pl.Series) -> pl.Series:
+        return surrogate_keys(s, secret)
+
+    def snap(month, rows):
+        return pl.DataFrame(
+            {
+                "cpr": [r[0] for r in rows],
+                "fuldenavn": [r[1] for r in rows],
+                "kommunekode": pl.Series([r[2] for r in rows], dtype=pl.Int32),
+                "data_maaned": [month] * len(rows),
+                "linje": pl.Series(range(2, len(rows) + 2), dtype=pl.Int32),
+            }
+        )
+
+    def keys(cprs):
+        s = pl.Series(cprs).unique()
+        return pl.DataFrame({"cpr": s, "borger_key": keys_of(s)})
+
+    first = snap("2020-01", [("0101901234", "A", 101), ("0202801234", "B", 147)])
+    refs1 = pl.Series(["0303701234", "0101901234"])
+    current = build.dim_borger(
+        first.lazy(), refs1, keys(["0101901234", "0202801234", "0303701234"])
+    )
+    second = snap(
+        "2020-02", [("0202801234", "B2", 151), ("0303701234", "C", 101), ("0404601234", "D", 157)]
+    )
+    refs2 = pl.Series(["0505501234", "0101901234", "0404601234", None])
+    everyone = ["0101901234", "0202801234", "0303701234", "0404601234", "0505501234"]
+    want = build.dim_borger(second.lazy(), refs2, keys(everyone), current)
+    got = build.merge_dim_borger(current.lazy(), second.lazy(), refs2, keys_of)
+    assert got.equals(want)
+    assert got.height == 5
+    empty = build.merge_dim_borger(current.lazy(), second.clear().lazy(), refs2.clear(), keys_of)
+    assert empty.equals(current)

@@ -273,6 +273,8 @@ def _dim_borger(wh, months: list[str] | None) -> pl.DataFrame:
         .unique()
         .collect(engine="streaming")["cpr"]
     )
+    if months is not None:
+        return _merge_dim_borger(wh, refs, snapshot_months)
     snapshots = build.latest_of_months(
         [
             wh.scan(borger, [m], schema=raw_schema(contract.BORGER))
@@ -282,18 +284,30 @@ def _dim_borger(wh, months: list[str] | None) -> pl.DataFrame:
     )
     if snapshots.is_empty():
         snapshots = pl.DataFrame(schema=raw_schema(contract.BORGER))
-    current = None if months is None else wh.read("dim_borger", schema=BORGER_COLS)
-    known = (
-        current.select("cpr", "borger_key")
-        if current is not None
-        else pl.DataFrame(schema={"cpr": pl.String(), "borger_key": pl.Int64()})
-    )
     everyone = pl.concat([refs, snapshots["cpr"]]).unique()
-    fresh = everyone.filter(~everyone.is_in(known["cpr"].implode())) if known.height else everyone
-    keys = pl.concat(
-        [known, pl.DataFrame({"cpr": fresh, "borger_key": surrogate_keys(fresh, wh.key_secret())})]
+    keys = pl.DataFrame({"cpr": everyone, "borger_key": surrogate_keys(everyone, wh.key_secret())})
+    return build.dim_borger(snapshots.lazy(), refs, keys, None)
+
+
+def _merge_dim_borger(wh, refs: pl.Series, snapshot_months: list[str]) -> pl.DataFrame:
+    """The current table merged with new months: one new snapshot month is read as it is (the
+    raw table holds one row per CPR number, R3 in the file), several keep the newest row each."""
+    borger = raw_table("borger")
+    schema = raw_schema(contract.BORGER)
+    if len(snapshot_months) == 1:
+        snapshot = wh.scan(borger, snapshot_months, schema=schema)
+    elif snapshot_months:
+        snapshot = build.latest_of_months(
+            [wh.scan(borger, [m], schema=schema) for m in reversed(snapshot_months)], ["cpr"]
+        ).lazy()
+    else:
+        snapshot = pl.LazyFrame(schema=schema)
+    return build.merge_dim_borger(
+        wh.scan("dim_borger", schema=BORGER_COLS),
+        snapshot,
+        refs,
+        lambda cprs: surrogate_keys(cprs, wh.key_secret()),
     )
-    return build.dim_borger(snapshots.lazy(), refs, keys, current)
 
 
 INGEST_DIMENSIONS = [dim_kommune, dim_region, dim_organisation, dim_uddannelse, dim_borger]

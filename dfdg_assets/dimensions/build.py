@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from dfdg_assets.core import refdata
 from dfdg_assets.core.cpr import birth_date_expr, stable_key
+from dfdg_assets.core.sorted_runs import merge_disjoint
 
 UNKNOWN_ORG_NAME = "Ukendt organisation"
 UNKNOWN_EDUCATION_TITLE = "Ukendt uddannelse"
@@ -163,3 +166,65 @@ def dim_borger(
         )
         .sort("borger_key")
     )
+
+
+def merge_dim_borger(
+    current: pl.LazyFrame,
+    snapshot: pl.LazyFrame,
+    referenced_cprs: pl.Series,
+    keys_of: Callable[[pl.Series], pl.Series],
+) -> pl.DataFrame:
+    """`dim_borger(snapshot, referenced_cprs, keys, current)` for `current` (the table, sorted by
+    `borger_key`) and newer months: `snapshot` holds at most one row per CPR number (the newest
+    of the new months), `referenced_cprs` the citizens their records name, and `keys_of` gives
+    the surrogate keys of new citizens. Same rows and order; the joins run on the CPR number as
+    an integer (10 digits), the existing keys and birth dates are reused, and the kept rows stay
+    in the order they have."""
+    num = pl.col("cpr").cast(pl.Int64).alias("_n")
+    cur = current.select("borger_key", "foedselsdato", num)
+    snap = (
+        snapshot.select(
+            "cpr",
+            "fuldenavn",
+            "kommunekode",
+            pl.col("data_maaned").alias("seneste_snapshot"),
+            pl.lit(True).alias("i_folkeregister"),
+            num,
+        )
+        .join(cur, on="_n", how="left")
+        .collect()
+    )
+    refs = pl.DataFrame({"cpr": referenced_cprs.drop_nulls().unique()}).with_columns(num)
+    missing = (
+        refs.join(snap.select("_n"), on="_n", how="anti")
+        .join(cur.select("_n").collect(), on="_n", how="anti")
+        .with_columns(
+            pl.lit(None, pl.String).alias("fuldenavn"),
+            pl.lit(None, pl.Int32).alias("kommunekode"),
+            pl.lit(None, pl.String).alias("seneste_snapshot"),
+            pl.lit(False).alias("i_folkeregister"),
+        )
+    )
+    known, fresh = (
+        snap.filter(pl.col("borger_key").is_not_null()),
+        snap.filter(pl.col("borger_key").is_null()),
+    )
+    cols = [
+        "borger_key",
+        "cpr",
+        "fuldenavn",
+        "kommunekode",
+        "foedselsdato",
+        "i_folkeregister",
+        "seneste_snapshot",
+    ]
+    added = pl.concat([fresh.drop("borger_key", "foedselsdato"), missing], how="diagonal")
+    added = added.with_columns(
+        (keys_of(added["cpr"]) if added.height else pl.Series([], dtype=pl.Int64)).alias(
+            "borger_key"
+        ),
+        birth_date_expr(pl.col("cpr")).alias("foedselsdato"),
+    )
+    changed = pl.concat([known.select(cols), added.select(cols)])
+    kept = current.filter(~pl.col("borger_key").is_in(known["borger_key"].implode()))
+    return merge_disjoint(kept.select(cols), changed.lazy(), ["borger_key"])

@@ -9,6 +9,7 @@ from dfdg_assets.core.cpr import surrogate_keys
 from dfdg_assets.core.publishing import build_incrementally
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
+from dfdg_assets.core.sorted_runs import merge_disjoint
 from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import raw_schema
 from dfdg_assets.raw.ingest import history_table, raw_table, versions
@@ -78,25 +79,6 @@ def sorted_merge(old: pl.LazyFrame, new: pl.LazyFrame, key: list[str]) -> pl.Dat
     new_df = new.collect()
     (k,) = key
     return merge_disjoint(old.filter(~pl.col(k).is_in(new_df[k].implode())), new_df.lazy(), key)
-
-
-def merge_disjoint(old: pl.LazyFrame, new: pl.LazyFrame, order: list[str]) -> pl.DataFrame:
-    """Two frames sorted by `order` whose first column shares no value between them, as one
-    frame sorted by `order` (a merge of the two sorted runs; a full sort if `old` turns out not
-    to be sorted, so a table written otherwise still gives the same rows)."""
-    first = order[0]
-    if _is_sorted(old, order):
-        return old.merge_sorted(new.sort(order), first).collect()
-    return pl.concat([old, new]).sort(order).collect()
-
-
-def _is_sorted(lf: pl.LazyFrame, order: list[str]) -> bool:
-    """Whether the rows are in ascending order of `order` (no row before a smaller one)."""
-    before = pl.lit(False)
-    for c in reversed(order):
-        prev = pl.col(c).shift(1)
-        before = (pl.col(c) < prev) | ((pl.col(c) == prev) & before)
-    return not lf.select(before.fill_null(False).any()).collect().item()
 
 
 def _keys(cprs: pl.Series, wh) -> pl.Series:
