@@ -86,3 +86,52 @@ def test_merge_dim_borger_equals_the_general_merge():
     assert got.height == 5
     empty = build.merge_dim_borger(current.lazy(), second.clear().lazy(), refs2.clear(), keys_of)
     assert empty.equals(current)
+
+
+def test_a_merge_checks_its_new_rows_in_full_and_the_table_for_its_structure(tmp_path):
+    """`build_incrementally` with a `Merged` result: a new row breaking a value check or a
+    table of the wrong types is refused and nothing is published; a good merge is published."""
+    import pytest
+
+    from dfdg_assets.core.publishing import Merged, build_incrementally
+    from dfdg_assets.core.resources import DataRootResource
+    from dfdg_assets.core.schemas import SchemaViolation, table_schema
+    from dfdg_assets.storage import increments
+
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    wh.write("src", pl.DataFrame({"x": [1]}), "2020-01")
+    schema = table_schema(
+        "t", {"id": (pl.String, False, [pa_check()]), "v": (pl.Int64, True)}, unique=["id"]
+    )
+    table = pl.DataFrame({"id": ["a", "b"], "v": [1, None]})
+    meta = build_incrementally(root, "t", ["src"], lambda: table, None, schema)
+    assert meta["bygget"] == "fra hele historikken"
+
+    def month():
+        wh.write("src", pl.DataFrame({"x": [1]}), f"2020-0{len(wh.partitions('src')) + 1}")
+
+    month()
+    bad = pl.DataFrame({"id": ["zz"], "v": [3]})  # breaks the value check
+    with pytest.raises(SchemaViolation):
+        build_incrementally(
+            root, "t", ["src"], None, lambda m: Merged(pl.concat([table, bad]), bad), schema
+        )
+    assert wh.read("t").equals(table)
+    wrong = pl.DataFrame({"id": ["a", "b", "c"], "v": ["1", None, "3"]})
+    with pytest.raises(SchemaViolation):
+        build_incrementally(
+            root, "t", ["src"], None, lambda m: Merged(wrong, wrong.tail(1)), schema
+        )
+    good = pl.DataFrame({"id": ["c"], "v": [3]})
+    merged = pl.concat([table, good])
+    meta = build_incrementally(root, "t", ["src"], None, lambda m: Merged(merged, good), schema)
+    assert meta == {"dagster/row_count": 3, "bygget": "1 nye måneder"}
+    assert wh.read("t").equals(merged)
+    assert increments.new_months(wh, "t", ["src"]) == []
+
+
+def pa_check():
+    import pandera.polars as pa
+
+    return pa.Check.str_matches(r"^[a-c]$")

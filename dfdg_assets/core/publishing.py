@@ -9,6 +9,7 @@ overrides the shared metadata for that month only; the shared metadata carries n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
 
 import dagster as dg
 import pandera.polars as pa
@@ -77,12 +78,31 @@ def starting_with(
     return build_month
 
 
+class Merged(NamedTuple):
+    """A merge's result: the whole table and the rows that are new in it. The kept rows passed
+    the table's schema when they were published and the merge keeps the key unique (kept and new
+    rows share no key), so the new rows are checked in full and the whole table only for its
+    columns, types and nulls."""
+
+    table: pl.DataFrame
+    new_rows: pl.DataFrame
+
+
+def structure_of(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
+    """`schema` without its value checks and key: columns, types and nulls only."""
+    return pa.DataFrameSchema(
+        {c: pa.Column(col.dtype, nullable=col.nullable) for c, col in schema.columns.items()},
+        strict=True,
+        name=schema.name,
+    )
+
+
 def build_incrementally(
     data_root: DataRootResource,
     table: str,
     sources: list[str],
     full: Callable[[], pl.DataFrame],
-    merge: Callable[[list[str]], pl.DataFrame],
+    merge: Callable[[list[str]], pl.DataFrame | Merged],
     schema: pa.DataFrameSchema,
 ) -> dict:
     """Publish `table` from its new source months when only newer months arrived (`merge`),
@@ -90,8 +110,13 @@ def build_incrementally(
     wh = data_root.warehouse
     before = increments.source_versions(wh, sources)
     months = increments.new_months(wh, table, sources)
-    df = full() if months is None else merge(months)
-    meta = publish_table(data_root, table, df, schema)
+    result = full() if months is None else merge(months)
+    if isinstance(result, Merged):
+        validate(result.new_rows, schema)
+        data_root.publish({(table, UNPARTITIONED): validate(result.table, structure_of(schema))})
+        meta = {"dagster/row_count": result.table.height}
+    else:
+        meta = publish_table(data_root, table, result, schema)
     increments.record_sources(wh, table, before)
     meta["bygget"] = "fra hele historikken" if months is None else f"{len(months)} nye måneder"
     return meta

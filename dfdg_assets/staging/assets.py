@@ -6,7 +6,7 @@ import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.cpr import surrogate_keys
-from dfdg_assets.core.publishing import build_incrementally
+from dfdg_assets.core.publishing import Merged, build_incrementally
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.sorted_runs import merge_disjoint
@@ -55,6 +55,10 @@ def build_record_staging(wh, name: str) -> pl.DataFrame:
 
 
 def merge_record_staging(wh, name: str, months: list[str]) -> pl.DataFrame:
+    return merged_record_staging(wh, name, months).table
+
+
+def merged_record_staging(wh, name: str, months: list[str]) -> Merged:
     """`build_record_staging` for the case where only `months`, all newer than every month the
     current table was built from, are new: their versions win over the current ones (R3), so
     the current table plus those months gives the same rows as all history."""
@@ -69,7 +73,8 @@ def merge_record_staging(wh, name: str, months: list[str]) -> pl.DataFrame:
         new.lazy(),
         pl.DataFrame({"cpr": new["cpr"], "borger_key": _keys(new["cpr"], wh)}).unique(),
     ).select(order)
-    return sorted_merge(old, keyed, key)
+    new_rows = keyed.collect()
+    return Merged(sorted_merge(old, new_rows.lazy(), key), new_rows)
 
 
 def sorted_merge(old: pl.LazyFrame, new: pl.LazyFrame, key: list[str]) -> pl.DataFrame:
@@ -98,7 +103,7 @@ def _record_asset(name: str):
             table,
             [raw_table(name), history_table(name)],
             lambda: build_record_staging(wh, name),
-            lambda months: merge_record_staging(wh, name, months),
+            lambda months: merged_record_staging(wh, name, months),
             staging_table_schema(name, list(RECORD_KEYS[name])),
         )
         return dg.MaterializeResult(metadata=meta)
@@ -126,7 +131,7 @@ def stg_samtale_deltager(
         "stg_samtale_deltager",
         [t for n in names for t in (raw_table(n), history_table(n))],
         lambda: participants(versions(wh, "samtale"), versions(wh, "samtale_deltager")),
-        lambda months: merge_participants(wh, months),
+        lambda months: merged_participants(wh, months),
         staging_table_schema("samtale_deltager", None),
     )
     return dg.MaterializeResult(metadata=meta)
@@ -137,6 +142,10 @@ def participants(samtaler: pl.LazyFrame, deltagere: pl.LazyFrame) -> pl.DataFram
 
 
 def merge_participants(wh, months: list[str]) -> pl.DataFrame:
+    return merged_participants(wh, months).table
+
+
+def merged_participants(wh, months: list[str]) -> Merged:
     """The new months carry their conversations' participants; every other conversation keeps
     the participants it has (the same rows as `participants` over all history)."""
     schema = {n: raw_schema(contract.FILES_BY_NAME[n]) for n in ("samtale", "samtale_deltager")}
@@ -147,11 +156,10 @@ def merge_participants(wh, months: list[str]) -> pl.DataFrame:
     old = wh.scan("stg_samtale_deltager", schema=staging_schema("samtale_deltager"))
     carried_ids = carried.collect()["samtale_id"].implode()
     kept = old.filter(~pl.col("samtale_id").is_in(carried_ids))
+    new_rows = new.select(kept.collect_schema().names()).collect()
     # kept and new share no conversation
-    return merge_disjoint(
-        kept,
-        new.select(kept.collect_schema().names()),
-        ["samtale_id", "data_maaned", "linje"],
+    return Merged(
+        merge_disjoint(kept, new_rows.lazy(), ["samtale_id", "data_maaned", "linje"]), new_rows
     )
 
 
@@ -164,7 +172,7 @@ def stg_visitationsforloeb(data_root: DataRootResource) -> dg.MaterializeResult:
         "stg_visitationsforloeb",
         [raw_table("visitation"), history_table("visitation")],
         lambda: courses(scan_staging(data_root, "visitation")),
-        lambda months: merge_courses(data_root, months),
+        lambda months: merge_courses(data_root, months),  # checked whole: forloeb_id
         course_schema(),
     )
     return dg.MaterializeResult(metadata=meta)
@@ -181,6 +189,10 @@ def courses(visitations: pl.LazyFrame) -> pl.DataFrame:
 
 
 def merge_courses(data_root: DataRootResource, months: list[str]) -> pl.DataFrame:
+    return merged_courses(data_root, months).table
+
+
+def merged_courses(data_root: DataRootResource, months: list[str]) -> Merged:
     """Courses run per citizen (R4): only the citizens with visitations in the new months get
     their chain built again; every other citizen keeps theirs."""
     wh = data_root.warehouse
@@ -198,7 +210,7 @@ def merge_courses(data_root: DataRootResource, months: list[str]) -> pl.DataFram
         ~pl.col("borger_key").is_in(touched.collect()["borger_key"].implode())
     )
     # the kept and the rebuilt chains share no citizen
-    return merge_disjoint(old, rebuilt.lazy(), ["borger_key", "startdato"])
+    return Merged(merge_disjoint(old, rebuilt.lazy(), ["borger_key", "startdato"]), rebuilt)
 
 
 STAGING_ASSETS = [
