@@ -47,6 +47,7 @@ from dfdg_assets.ingest.rows import (
     _reasons,
     _reject,
     _typed,
+    repeated_hashes,
     unknown_code_values_lazy,
 )
 
@@ -280,7 +281,8 @@ def _check(
     dropped = pl.Series("linje", [], dtype=pl.Int32)
     if hashes:
         all_h = pl.concat(hashes)
-        repeated = all_h.filter(all_h.is_duplicated()).unique()
+        mask = repeated_hashes(all_h)
+        repeated = all_h.filter(mask).unique() if mask is not None else all_h.clear()
         del all_h
         if repeated.len() and raw is not None:
             cand = raw.filter(_in("__h", repeated)).collect().sort("linje")
@@ -336,7 +338,8 @@ def _check(
     conflicted = pl.Series("linje", [], dtype=pl.Int32)
     if spec.key and key_hashes and typed_all is not None:
         all_k = pl.concat(key_hashes)
-        repeated = all_k.filter(all_k.is_duplicated()).unique()
+        mask = repeated_hashes(all_k)
+        repeated = all_k.filter(mask).unique() if mask is not None else all_k.clear()
         del all_k
         if repeated.len():
             key = list(spec.key)

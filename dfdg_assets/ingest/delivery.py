@@ -228,7 +228,8 @@ def _decode(month: str, spec: contract.DeliveryFile, data: bytes) -> str:
 
 
 def _header(month: str, spec: contract.DeliveryFile, text: str) -> list[str]:
-    first = text.split("\n", 1)[0].rstrip("\r")
+    end = text.find("\n")
+    first = (text if end < 0 else text[:end]).rstrip("\r")  # not a copy of the rest
     if not first.strip():
         raise DeliveryRejected(month, spec.filename, "tom fil eller tom overskriftslinje", 1)
     try:
