@@ -171,3 +171,17 @@ def _write_manifest_entry(folder: Path, raw: bytes) -> None:
         "sha256": hashlib.sha256(raw).hexdigest(),
     }
     (folder / contract.MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_a_killed_chunked_ingest_leaves_nothing_the_next_load_keeps(tmp_path):
+    """The spill folder and the staged file of a run killed mid-file are hidden temp names that
+    the next load's clean-up removes."""
+    wh = Warehouse(tmp_path / "wh")
+    staged = wh.staging_file("raw_visitation", "2020-10")
+    staged.write_bytes(b"half")
+    spill = staged.parent / ".indlaes-abc.tmp"
+    spill.mkdir()
+    (spill / "r0.parquet").write_bytes(b"x")
+    assert wh.partitions("raw_visitation") == []
+    assert wh.clean_temp_files() == 2
+    assert list(staged.parent.iterdir()) == []

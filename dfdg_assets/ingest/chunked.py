@@ -231,7 +231,9 @@ def check_file_chunked(
         with path.open("rb") as fh:
             n_lines = sum(b.count(b"\n") for b in iter(lambda: fh.read(1 << 24), b""))
         ends = _record_ends(month, spec, path, width, max(1, n_lines * size // total))
-    spill = Path(tempfile.mkdtemp(prefix=".indlaes-", dir=staged.parent))
+    # a hidden temp folder next to the partition: removed below, or by the next load's
+    # clean-up of temp files if the run is killed
+    spill = Path(tempfile.mkdtemp(prefix=".indlaes-", suffix=".tmp", dir=staged.parent))
     try:
         return _check(month, spec, path, expected_rows, staged, size, header, ends, spill)
     finally:

@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -214,7 +215,10 @@ class Warehouse:
         n = 0
         if self.path.is_dir():
             for tmp in [*self.path.glob("*/.*.tmp"), *self.path.glob(".*.tmp")]:
-                tmp.unlink(missing_ok=True)
+                if tmp.is_dir() and not tmp.is_symlink():  # an ingest's spill of chunks
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    tmp.unlink(missing_ok=True)
                 n += 1
         return n
 
