@@ -157,3 +157,39 @@ def test_no_record_or_a_torn_record_means_full(tmp_path):
     assert increments.new_months(wh, "stg_visitation", ["raw_visitation"]) == []
     (wh.path / increments.STATE_DIR / "stg_visitation.json").write_text("{not json")
     assert increments.new_months(wh, "stg_visitation", ["raw_visitation"]) is None
+
+
+def test_the_full_build_reads_months_newest_first_with_the_same_rows(inbox, tmp_path):
+    """The full build of a record table (months newest first, a few at a time, then the versions
+    carried from pruned deliveries) equals R3 over every version at once, with re-sent records
+    in several months and carried versions older than every delivery."""
+    from dfdg_assets.core.cpr import surrogate_keys
+    from dfdg_assets.ingest import contract
+    from dfdg_assets.staging.versions import latest_version, with_borger_key
+
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    for month in MONTHS:
+        _ingest(wh, inbox, month)
+    for n in RECORDS:
+        first = wh.read(raw_table(n), [MONTHS[0]])
+        carried = pl.concat(  # two older versions of some records, and records no delivery has
+            [
+                first.head(5).with_columns(pl.lit("2019-11").alias("data_maaned")),
+                first.head(3).with_columns(pl.lit("2019-12").alias("data_maaned")),
+                first.tail(2).with_columns(
+                    pl.lit("2019-12").alias("data_maaned"),
+                    (pl.col(contract.RECORD_KEYS[n][0]) + "-gl").alias(contract.RECORD_KEYS[n][0]),
+                ),
+            ]
+        )
+        wh.write(history_table(n), carried)
+        key = list(contract.RECORD_KEYS[n])
+        current = latest_version(versions(wh, n), key).collect()
+        keys = pl.DataFrame(
+            {"cpr": current["cpr"], "borger_key": surrogate_keys(current["cpr"], wh.key_secret())}
+        ).unique()
+        want = with_borger_key(current.lazy(), keys).sort(key).collect()
+        got = stg.build_record_staging(wh, n)
+        assert_frame_equal(got, want, check_row_order=True)
+        assert got.filter(pl.col(key[0]).str.ends_with("-gl")).height == 2

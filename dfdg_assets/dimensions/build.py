@@ -48,7 +48,7 @@ def latest_of_months(
         part = rows.join(newest, on=[*key, "_ord"], how="semi").drop("_ord")
         parts.append(part.collect(engine="streaming"))
         seen = pl.concat([p.select(key) for p in parts])
-    return pl.concat(parts) if parts else pl.DataFrame()
+    return pl.concat(parts, rechunk=False) if parts else pl.DataFrame()
 
 
 def dim_organisation(snapshots: pl.LazyFrame, referenced_ids: pl.Series) -> pl.DataFrame:

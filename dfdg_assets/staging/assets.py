@@ -10,9 +10,10 @@ from dfdg_assets.core.publishing import Merged, build_incrementally
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.sorted_runs import merge_disjoint
+from dfdg_assets.dimensions.build import latest_of_months
 from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import raw_schema
-from dfdg_assets.raw.ingest import history_table, raw_table, versions
+from dfdg_assets.raw.ingest import CARRIED, history_table, raw_table, versions
 from dfdg_assets.rules.courses import build_courses
 from dfdg_assets.staging.schemas import COURSE_COLS, course_schema, staging_schema
 from dfdg_assets.staging.versions import current_participants, latest_version, with_borger_key
@@ -37,21 +38,31 @@ def staging_table_schema(name: str, key: list[str] | None):
 
 
 def build_record_staging(wh, name: str) -> pl.DataFrame:
-    """Current versions of one record type, keyed by citizen (pure apart from reading the raw table)."""
-    current = latest_version(versions(wh, name), list(RECORD_KEYS[name])).collect()
+    """Current versions of one record type, keyed by citizen (pure apart from reading the raw table).
+
+    The raw months are read newest first, a few at a time, each taking only the records no newer
+    month carries (an id is unique within a delivery): the same rows as `latest_version` over
+    all versions, without holding every version in memory at once."""
+    key = list(RECORD_KEYS[name])
+    schema = raw_schema(contract.FILES_BY_NAME[name])
+    newest_first = [
+        wh.scan(raw_table(name), [m], schema=schema)
+        for m in reversed(wh.partitions(raw_table(name)))
+    ]
+    if name in CARRIED and wh.has(history_table(name)):  # versions of pruned, older deliveries
+        newest_first.append(wh.scan(history_table(name), schema=schema))
+    current = latest_of_months(newest_first, key)
+    if not current.width:
+        current = pl.DataFrame(schema=schema)
     keys = (
         surrogate_keys(current["cpr"], wh.key_secret())
         if current.height
         else pl.Series([], dtype=pl.Int64)
     )
-    key = list(RECORD_KEYS[name])
-    return (
-        with_borger_key(
-            current.lazy(), pl.DataFrame({"cpr": current["cpr"], "borger_key": keys}).unique()
-        )
-        .sort(key)
-        .collect()
-    )
+    cols = [*key, *(c for c in current.columns if c not in key)]  # as R3's group_by gives them
+    pos = cols.index("cpr")
+    out_cols = [*cols[:pos], "borger_key", *cols[pos + 1 :]]
+    return current.with_columns(keys.alias("borger_key")).select(out_cols).sort(key)
 
 
 def merge_record_staging(wh, name: str, months: list[str]) -> pl.DataFrame:
