@@ -185,3 +185,61 @@ def test_a_killed_chunked_ingest_leaves_nothing_the_next_load_keeps(tmp_path):
     assert wh.partitions("raw_visitation") == []
     assert wh.clean_temp_files() == 2
     assert list(staged.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("last_newline", [True, False])
+def test_a_short_and_a_long_line_that_balance_are_both_found(tmp_path, last_newline):
+    """A file with as many separators as the header asks for in all may still be ragged: one
+    line short, another long. The first of them is named, whichever it is."""
+    from dfdg_assets.ingest.delivery import parse_csv
+
+    text = csv_text(contract.VISITATION, _visitations())
+    lines = text.rstrip("\n").split("\n")
+    for short, long_ in ((40, 300), (300, 40), (5, len(lines) - 1), (len(lines) - 1, 5)):
+        ls = list(lines)
+        ls[short] = ls[short].rsplit(";", 1)[0]
+        ls[long_] += ";x"
+        data = ("\n".join(ls) + ("\n" if last_newline else "")).encode()
+        with pytest.raises(DeliveryRejected) as e:
+            parse_csv("2020-10", contract.VISITATION, data)
+        first = min(short, long_)
+        assert e.value.line == first + 1
+        assert e.value.fault.startswith("6 felter" if first == short else "8 felter")
+
+
+def test_field_counts_left_to_the_reader_name_the_same_line_as_a_full_scan():
+    """Random ragged files (short, long, trailing ';', empty and CR lines, with or without a
+    last line end): `parse_csv` names exactly the line the line-by-line scan names, or none."""
+    import random
+
+    import numpy as np
+
+    from dfdg_assets.ingest.delivery import _ragged_line, parse_csv
+
+    r = random.Random(5)
+    for _ in range(2000):
+        n = r.randint(1, 30)
+        lines = ["samtale_id;deltagertype"] + [f"S{i};Type" for i in range(n)]
+        for _ in range(r.randint(0, 3)):
+            i = r.randint(1, n)
+            match r.choice(["short", "long", "trail", "empty", "cr", "double"]):
+                case "short":
+                    lines[i] = lines[i].split(";")[0]
+                case "long":
+                    lines[i] += ";x"
+                case "trail":
+                    lines[i] += ";"
+                case "empty":
+                    lines[i] = ""
+                case "cr":
+                    lines[i] += "\r"
+                case "double":
+                    lines[i] = ";;"
+        data = ("\n".join(lines) + r.choice(["", "\n", "\n\n"])).encode()
+        exact = _ragged_line(np.frombuffer(data, dtype=np.uint8), 2)
+        try:
+            parse_csv("2020-10", contract.SAMTALE_DELTAGER, data)
+            got = None
+        except DeliveryRejected as e:
+            got = e.line
+        assert got == (None if exact is None else exact[0] + 1), data

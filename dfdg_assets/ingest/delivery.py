@@ -251,8 +251,12 @@ def _header(month: str, spec: contract.DeliveryFile, text: str) -> list[str]:
 
 def _check_field_counts(
     month: str, spec: contract.DeliveryFile, text: str, data: bytes, width: int
-) -> None:
-    """Every record must have as many fields as the header (the CSV reader would pad or fail)."""
+) -> bool:
+    """Every record must have as many fields as the header (the CSV reader would pad or fail).
+
+    Returns True when the line-by-line scan of a quote-free file was left to the reader: the
+    file holds exactly `width - 1` separators per line, so a ragged line must have more fields
+    than the header, which the reader refuses (`parse_csv` then finds the line)."""
     if '"' in text:
         reader = csv.reader(
             io.StringIO(text, newline=""), delimiter=contract.SEPARATOR, quotechar='"'
@@ -273,7 +277,20 @@ def _check_field_counts(
                 start = reader.line_num + 1
         except csv.Error:
             raise DeliveryRejected(month, spec.filename, "ulæselig linje", start) from None
-        return
+        return False
+    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    sep = contract.SEPARATOR.encode()
+    end = len(data)
+    while end and data[end - 1] == 10:
+        end -= 1
+    last = data[data.rfind(b"\n", 0, end) + 1 : end]  # the reader lets a last line end in ';'
+    if data.count(sep) == (width - 1) * lines and last.count(sep) == width - 1:
+        return True
+    _raise_ragged(month, spec, data, width)
+    return False
+
+
+def _raise_ragged(month: str, spec: contract.DeliveryFile, data: bytes, width: int) -> None:
     bad = _ragged_line(np.frombuffer(data, dtype=np.uint8), width)
     if bad is not None:
         i, count = bad
@@ -308,7 +325,7 @@ def parse_csv(month: str, spec: contract.DeliveryFile, data: bytes) -> pl.DataFr
     text = _decode(month, spec, data)
     header = _header(month, spec, text)
     data = data.removeprefix(_BOM)
-    _check_field_counts(month, spec, text, data, len(header))
+    deferred = _check_field_counts(month, spec, text, data, len(header))
     del text  # the bytes are valid UTF-8 now: the reader takes them as they are, no re-encode
     try:
         df = pl.read_csv(
@@ -318,8 +335,11 @@ def parse_csv(month: str, spec: contract.DeliveryFile, data: bytes) -> pl.DataFr
             infer_schema=False,
             has_header=True,
             new_columns=header,
+            truncate_ragged_lines=False,
         )
     except Exception:  # the reader's own message may echo field values
+        if deferred:  # a line with more fields than the header: which one
+            _raise_ragged(month, spec, data, len(header))
         raise DeliveryRejected(month, spec.filename, "filen kan ikke læses som CSV") from None
     df = df.select(spec.column_names).with_columns(pl.all().str.strip_chars().replace("", None))
     return df.with_row_index("linje", offset=2).with_columns(pl.col("linje").cast(pl.Int32))
