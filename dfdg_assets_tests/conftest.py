@@ -22,6 +22,51 @@ def _sqlite_without_fsync(dbapi_connection, _record) -> None:
         dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
+def _engines_shared_per_database() -> None:
+    """Dagster's SQLite storages build a new SQLAlchemy engine (NullPool) for every connection
+    they open: thousands per load, each compiling its statements afresh, a third of a small
+    load's time. In this test process an engine is built once per database file and reused; with
+    NullPool every connection is still a fresh SQLite connection opened and closed as before
+    (`engine.dispose()` keeps working), only the engine object and its statement cache are
+    shared. Only this test process; the product and the CLI subprocesses keep Dagster's own."""
+    from dagster._core.storage.event_log.sqlite import (
+        consolidated_sqlite_event_log,
+        sqlite_event_log,
+    )
+    from dagster._core.storage.runs.sqlite import sqlite_run_storage
+    from dagster._core.storage.schedules.sqlite import sqlite_schedule_storage
+    from sqlalchemy.pool import NullPool
+
+    modules = (
+        sqlite_event_log,
+        consolidated_sqlite_event_log,
+        sqlite_run_storage,
+        sqlite_schedule_storage,
+    )
+    for module in modules:
+        build = module.create_engine
+        if getattr(build, "_dfdg_shared", False):
+            continue
+        engines: dict = {}
+
+        def shared(url, *args, _build=build, _engines=engines, **kwargs):
+            if args or kwargs.get("poolclass") is not NullPool or not str(url).startswith("sqlite"):
+                return _build(url, *args, **kwargs)
+            key = (str(url), repr(sorted(kwargs.get("connect_args", {}).items())))
+            engine = _engines.get(key)
+            if engine is None:
+                if len(_engines) > 500:  # every run has its own database: keep the newest
+                    _engines.pop(next(iter(_engines)))
+                engine = _engines[key] = _build(url, **kwargs)
+            return engine
+
+        shared._dfdg_shared = True
+        module.create_engine = shared
+
+
+_engines_shared_per_database()
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> DataRoot:
     r = DataRoot.of(tmp_path / "data")
