@@ -203,7 +203,6 @@ def test_history_in_force_still_counts(pruned):
     assert dict(vis.iter_rows()) == {"Aktivitetsparat": 2, "Jobparat": 1}
 
 
-@pytest.mark.slow  # two loads rolling out 37 and 44 months (~45 s each)
 @pytest.mark.parametrize(
     "measures, by",
     [
