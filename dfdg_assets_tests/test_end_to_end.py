@@ -191,6 +191,7 @@ def test_correction_replaces_earlier_version(root):
     ]
 
 
+@pytest.mark.slow  # the real CLI as a subprocess (a fresh Dagster import and load): 20-36 s
 def test_no_cpr_or_name_reaches_the_instance_or_the_logs(tmp_path):
     """Seed a known CPR and name (also in rejected rows and a held delivery), run the real CLI,
     and search every byte Dagster stored and everything the CLI printed."""

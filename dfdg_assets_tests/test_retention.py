@@ -203,6 +203,7 @@ def test_history_in_force_still_counts(pruned):
     assert dict(vis.iter_rows()) == {"Aktivitetsparat": 2, "Jobparat": 1}
 
 
+@pytest.mark.slow  # a second whole load (44 months rolled out) beside the pruned one: 25-30 s
 @pytest.mark.parametrize(
     "measures, by",
     [
