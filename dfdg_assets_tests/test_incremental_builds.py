@@ -193,3 +193,23 @@ def test_the_full_build_reads_months_newest_first_with_the_same_rows(inbox, tmp_
         got = stg.build_record_staging(wh, n)
         assert_frame_equal(got, want, check_row_order=True)
         assert got.filter(pl.col(key[0]).str.ends_with("-gl")).height == 2
+
+
+def test_a_visitation_resent_for_another_citizen_rebuilds_both_chains(inbox, tmp_path):
+    """R3 moves a re-sent visitation to its new citizen: the course chain of the citizen who had
+    it must be built again too, or the merge keeps a course the full build no longer has."""
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    for month in MONTHS[:2]:
+        _ingest(wh, inbox, month)
+        _build(root)
+    _ingest(wh, inbox, MONTHS[2])
+    first = wh.read(raw_table("visitation"), [MONTHS[0]])
+    new = wh.read(raw_table("visitation"), [MONTHS[2]])
+    moved = first.head(1)
+    other = new.filter(pl.col("cpr") != moved["cpr"][0])["cpr"][0]
+    resent = moved.with_columns(pl.lit(other).alias("cpr"), pl.lit(MONTHS[2]).alias("data_maaned"))
+    wh.write(raw_table("visitation"), pl.concat([new, resent.select(new.columns)]), MONTHS[2])
+    how = _build(root)
+    assert how["stg_visitationsforloeb"] == MONTHS[2]  # merged, not rebuilt
+    _assert_as_full(root)

@@ -205,14 +205,14 @@ def merge_courses(data_root: DataRootResource, months: list[str]) -> pl.DataFram
 
 def merged_courses(data_root: DataRootResource, months: list[str]) -> Merged:
     """Courses run per citizen (R4): only the citizens with visitations in the new months get
-    their chain built again; every other citizen keeps theirs."""
+    their chain built again, and the citizens who held a re-sent visitation before (R3 moves it
+    to its new citizen); every other citizen keeps theirs."""
     wh = data_root.warehouse
-    cprs = (
-        wh.scan(raw_table("visitation"), months, schema=raw_schema(contract.VISITATION))
-        .select("cpr")
-        .unique()
-        .collect()["cpr"]
-    )
+    schema = raw_schema(contract.VISITATION)
+    new = wh.scan(raw_table("visitation"), months, schema=schema).select("visitation_id", "cpr")
+    earlier = versions(wh, "visitation").filter(~pl.col("data_maaned").is_in(months))
+    previous = earlier.join(new.select("visitation_id").unique(), on="visitation_id", how="semi")
+    cprs = pl.concat([new.select("cpr"), previous.select("cpr")]).unique().collect()["cpr"]
     touched = pl.DataFrame({"borger_key": _keys(cprs, wh)}).lazy()
     rebuilt = courses(
         scan_staging(data_root, "visitation").join(touched, on="borger_key", how="semi")
