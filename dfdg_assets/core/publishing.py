@@ -114,7 +114,7 @@ def build_incrementally(
     if isinstance(result, Merged):
         validate(result.new_rows, schema)
         data_root.publish({(table, UNPARTITIONED): validate(result.table, structure_of(schema))})
-        meta = {"dagster/row_count": result.table.height}
+        meta: dict = {"dagster/row_count": result.table.height}
     else:
         meta = publish_table(data_root, table, result, schema)
     increments.record_sources(wh, table, before)
