@@ -243,3 +243,13 @@ def test_field_counts_left_to_the_reader_name_the_same_line_as_a_full_scan():
         except DeliveryRejected as e:
             got = e.line
         assert got == (None if exact is None else exact[0] + 1), data
+
+
+def test_a_file_whose_every_row_is_rejected_gives_an_empty_table_in_chunks(tmp_path, monkeypatch):
+    rows = [dict(r, kommunekode=999) for r in _visitations()[:120]]
+    people = [borger(c, navn=f"Navn {i}") for i, c in enumerate(CPRS[:50])]
+    folder = write_delivery(tmp_path / "inbox", "2020-10", {"visitation": rows, "borger": people})
+    whole = _ingest(folder, tmp_path / "a", None, monkeypatch)
+    chunked = _ingest(folder, tmp_path / "b", TINY, monkeypatch)
+    _same(whole, chunked)
+    assert chunked["published"]["raw_visitation"].height == 0

@@ -47,6 +47,7 @@ from dfdg_assets.ingest.rows import (
     _reasons,
     _reject,
     _typed,
+    raw_schema,
     repeated_hashes,
     unknown_code_values_lazy,
 )
@@ -356,11 +357,11 @@ def _check(
     if loaded is not None and conflicted.len():
         loaded = loaded.filter(~_in("linje", conflicted))
     if loaded is None:
-        pl.DataFrame(schema=dict(schema.dtypes)).write_parquet(staged, compression="zstd")
+        pl.DataFrame(schema=raw_schema(spec)).write_parquet(staged, compression="zstd")
     else:
         loaded.sink_parquet(staged, compression="zstd", statistics=True)
-    out = pl.scan_parquet(staged)
-    height = int(out.select(pl.len()).collect().item())
+    written = pl.scan_parquet(staged)
+    height = int(written.select(pl.len()).collect().item())
     rejected = (
         pl.concat(rejected_parts).sort("linje")
         if rejected_parts
@@ -377,7 +378,7 @@ def _check(
             .iter_rows()
         ):
             by_reason[reason] = n
-    unknown, first_lines = unknown_code_values_lazy(spec.name, out)
+    unknown, first_lines = unknown_code_values_lazy(spec.name, written)
     return ChunkedFile(
         name=spec.name,
         delivered=delivered,
@@ -388,7 +389,7 @@ def _check(
         rejected_by_reason=by_reason,
         unknown_values=unknown,
         first_lines=first_lines,
-        affected=_affected(spec.name, out),
+        affected=_affected(spec.name, written),
     )
 
 
