@@ -14,6 +14,18 @@ UNKNOWN_ORG_NAME = "Ukendt organisation"
 UNKNOWN_EDUCATION_TITLE = "Ukendt uddannelse"
 
 
+DIM_BORGER_COLUMNS = [
+    "borger_key",
+    "cpr",
+    "fuldenavn",
+    "kommunekode",
+    "foedselsdato",
+    "i_folkeregister",
+    "seneste_snapshot",
+]
+"""dim_borger's columns, in order."""
+
+
 def dim_kommune() -> pl.DataFrame:
     """One row per municipality (98): code, name, region."""
     return refdata.kommuner().sort("kommunekode")
@@ -155,15 +167,7 @@ def dim_borger(
     return (
         out.join(keys, on="cpr", how="left")
         .with_columns(birth_date_expr(pl.col("cpr")).alias("foedselsdato"))
-        .select(
-            "borger_key",
-            "cpr",
-            "fuldenavn",
-            "kommunekode",
-            "foedselsdato",
-            "i_folkeregister",
-            "seneste_snapshot",
-        )
+        .select(DIM_BORGER_COLUMNS)
         .sort("borger_key")
     )
 
@@ -209,15 +213,7 @@ def merge_dim_borger(
         snap.filter(pl.col("borger_key").is_not_null()),
         snap.filter(pl.col("borger_key").is_null()),
     )
-    cols = [
-        "borger_key",
-        "cpr",
-        "fuldenavn",
-        "kommunekode",
-        "foedselsdato",
-        "i_folkeregister",
-        "seneste_snapshot",
-    ]
+    cols = DIM_BORGER_COLUMNS
     added = pl.concat([fresh.drop("borger_key", "foedselsdato"), missing], how="diagonal")
     added = added.with_columns(
         (keys_of(added["cpr"]) if added.height else pl.Series([], dtype=pl.Int64)).alias(

@@ -43,11 +43,11 @@ from dfdg_assets.ingest.errors import DeliveryRejected
 from dfdg_assets.ingest.rows import (
     CONFLICT,
     POLARS_TYPES,
-    REJECTED_SCHEMA,
     _reasons,
     _reject,
     _typed,
     raw_schema,
+    rejected_with_reasons,
     repeated_hashes,
     unknown_code_values_lazy,
 )
@@ -362,22 +362,7 @@ def _check(
         loaded.sink_parquet(staged, compression="zstd", statistics=True)
     written = pl.scan_parquet(staged)
     height = int(written.select(pl.len()).collect().item())
-    rejected = (
-        pl.concat(rejected_parts).sort("linje")
-        if rejected_parts
-        else pl.DataFrame(schema=REJECTED_SCHEMA)
-    )
-    by_reason: dict[str, int] = {}
-    if rejected.height:
-        for reason, n in (
-            rejected.select(pl.col("aarsag").str.split("; ").alias("a"))
-            .explode("a")
-            .group_by("a")
-            .len()
-            .sort("a")
-            .iter_rows()
-        ):
-            by_reason[reason] = n
+    rejected, by_reason = rejected_with_reasons(rejected_parts)
     unknown, first_lines = unknown_code_values_lazy(spec.name, written)
     return ChunkedFile(
         name=spec.name,

@@ -210,6 +210,23 @@ def repeated_keys(df: pl.DataFrame, key: list[str]) -> pl.Series | None:
     return pl.int_range(df.height, eager=True, dtype=pl.UInt32).is_in(hit.implode())
 
 
+def rejected_with_reasons(parts: list[pl.DataFrame]) -> tuple[pl.DataFrame, dict[str, int]]:
+    """A file's rejected rows in line order, and how many rows each reason rejected."""
+    rejected = pl.concat(parts).sort("linje") if parts else pl.DataFrame(schema=REJECTED_SCHEMA)
+    by_reason: dict[str, int] = {}
+    if rejected.height:
+        for reason, n in (
+            rejected.select(pl.col("aarsag").str.split("; ").alias("a"))
+            .explode("a")
+            .group_by("a")
+            .len()
+            .sort("a")
+            .iter_rows()
+        ):
+            by_reason[reason] = n
+    return rejected, by_reason
+
+
 def check_rows(spec: contract.DeliveryFile, month: str, df: pl.DataFrame) -> CheckedFile:
     """Apply the row-level checks to one parsed file of data month `month`."""
     cols = spec.column_names
@@ -253,22 +270,7 @@ def check_rows(spec: contract.DeliveryFile, month: str, df: pl.DataFrame) -> Che
         pl.col("linje"),
         *[pl.col(f"__t_{c.name}").cast(POLARS_TYPES[c.kind]).alias(c.name) for c in spec.columns],
     )
-    rejected = (
-        pl.concat(rejected_parts).sort("linje")
-        if rejected_parts
-        else pl.DataFrame(schema=REJECTED_SCHEMA)
-    )
-    by_reason: dict[str, int] = {}
-    if rejected.height:
-        for reason, n in (
-            rejected.select(pl.col("aarsag").str.split("; ").alias("a"))
-            .explode("a")
-            .group_by("a")
-            .len()
-            .sort("a")
-            .iter_rows()
-        ):
-            by_reason[reason] = n
+    rejected, by_reason = rejected_with_reasons(rejected_parts)
     return CheckedFile(
         spec.name,
         delivered,
