@@ -169,6 +169,24 @@ def test_a_started_run_whose_process_died_is_marked_failed(tmp_path):
     assert inst.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
 
 
+def test_a_run_no_process_ever_started_is_dead_after_the_start_grace(tmp_path, monkeypatch):
+    """A process killed between creating a run and starting it leaves it NOT_STARTED (or
+    STARTING) without process tags: dead once the start grace is over."""
+    from dfdg_assets.definitions import defs
+    from dfdg_assets.orchestration.jobs import ROLLOUT_JOB
+
+    inst = open_instance(DataRoot.of(tmp_path / "data"))
+    job = defs.resolve_job_def(ROLLOUT_JOB)
+    orphan = inst.create_run_for_job(job_def=job, status=dg.DagsterRunStatus.NOT_STARTED)
+    launched = inst.create_run_for_job(job_def=job, status=dg.DagsterRunStatus.STARTING)
+    monkeypatch.setenv(liveness.ENV_START_GRACE, "180")
+    assert liveness.mark_dead_runs_failed(inst) == []  # just created: within the grace
+    monkeypatch.setenv(liveness.ENV_START_GRACE, "0")
+    assert sorted(liveness.mark_dead_runs_failed(inst)) == sorted([orphan.run_id, launched.run_id])
+    assert inst.get_run_by_id(orphan.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert inst.get_run_by_id(launched.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
 def test_the_writer_lock_admits_one_process_at_a_time(tmp_path):
     lock = tmp_path / ".skriver.laas"
     holder = subprocess.Popen(
