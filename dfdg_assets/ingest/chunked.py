@@ -24,7 +24,6 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
 import os
 import shutil
 import tempfile
@@ -38,18 +37,17 @@ import polars as pl
 
 from dfdg_assets.core.schemas import raw_table_schema, validate
 from dfdg_assets.ingest import contract
-from dfdg_assets.ingest.delivery import _BOM, _header, _ragged_line
+from dfdg_assets.ingest.delivery import _BOM, _header, _ragged_line, numbered_fields, read_fields
 from dfdg_assets.ingest.errors import DeliveryRejected
 from dfdg_assets.ingest.rows import (
     CONFLICT,
-    POLARS_TYPES,
-    _reasons,
     _reject,
-    _typed,
     raw_schema,
     rejected_with_reasons,
     repeated_hashes,
+    staged_columns,
     unknown_code_values_lazy,
+    value_checked,
 )
 
 ENV_CHUNK_MB = "DFDG_INGEST_CHUNK_MB"
@@ -190,22 +188,12 @@ def _parse(
     month: str, spec: contract.DeliveryFile, data: bytes, header: list[str], first_line: int
 ) -> pl.DataFrame:
     try:
-        df = pl.read_csv(
-            io.BytesIO(data),
-            separator=contract.SEPARATOR,
-            quote_char='"',
-            infer_schema=False,
-            has_header=False,
-            new_columns=header,
-        )
+        df = read_fields(data, header, has_header=False)
     except Exception:  # the reader's own message may echo field values
         raise DeliveryRejected(month, spec.filename, "filen kan ikke læses som CSV") from None
     if df.width != len(header):  # a chunk of blank lines only
         df = pl.DataFrame(schema={c: pl.String for c in header})
-    df = df.select(spec.column_names).with_columns(pl.all().str.strip_chars().replace("", None))
-    return df.with_row_index("linje", offset=first_line).with_columns(
-        pl.col("linje").cast(pl.Int32)
-    )
+    return numbered_fields(df, spec, first_line)
 
 
 def _in(col: str, values: pl.Series) -> pl.Expr:
@@ -293,7 +281,6 @@ def _check(
             dropped = cand.filter(~first)["linje"]
     del hashes
     # 3. row checks per spilled chunk; own faults rejected, the rest spilled typed
-    reasons = _reasons(spec, month)
     schema = raw_table_schema(spec, month)
     rejected_parts: list[pl.DataFrame] = []
     typed_parts: list[Path] = []
@@ -302,31 +289,10 @@ def _check(
         df = pl.read_parquet(part)
         if dropped.len():
             df = df.filter(~_in("linje", dropped))
-        typed = (
-            df.lazy()
-            .with_columns(_typed(c).alias(f"__t_{c.name}") for c in spec.columns)
-            .with_columns(
-                pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("__aarsag")
-                if reasons
-                else pl.lit(None, pl.String).alias("__aarsag")
-            )
-            .with_columns(pl.col("__aarsag").replace("", None))
-            .collect()
-        )
-        faulty = typed["__aarsag"].is_not_null()
-        if faulty.any():
-            rejected_parts.append(
-                _reject(typed.filter(faulty), spec.name, month, pl.col("__aarsag"), cols)
-            )
-            typed = typed.filter(~faulty)
-        good = typed.select(
-            pl.lit(month).alias("data_maaned"),
-            pl.col("linje"),
-            *[
-                pl.col(f"__t_{c.name}").cast(POLARS_TYPES[c.kind]).alias(c.name)
-                for c in spec.columns
-            ],
-        )
+        typed, own_faults = value_checked(spec, month, df)
+        if own_faults is not None:
+            rejected_parts.append(own_faults)
+        good = typed.select(staged_columns(spec, month))
         good = validate(good, schema)
         out = spill / f"t{i}.parquet"
         if spec.key:

@@ -328,18 +328,31 @@ def parse_csv(month: str, spec: contract.DeliveryFile, data: bytes) -> pl.DataFr
     deferred = _check_field_counts(month, spec, text, data, len(header))
     del text  # the bytes are valid UTF-8 now: the reader takes them as they are, no re-encode
     try:
-        df = pl.read_csv(
-            io.BytesIO(data),
-            separator=contract.SEPARATOR,
-            quote_char='"',
-            infer_schema=False,
-            has_header=True,
-            new_columns=header,
-            truncate_ragged_lines=False,
-        )
+        df = read_fields(data, header, has_header=True)
     except Exception:  # the reader's own message may echo field values
         if deferred:  # a line with more fields than the header: which one
             _raise_ragged(month, spec, data, len(header))
         raise DeliveryRejected(month, spec.filename, "filen kan ikke læses som CSV") from None
+    return numbered_fields(df, spec, 2)
+
+
+def read_fields(data: bytes, header: list[str], *, has_header: bool) -> pl.DataFrame:
+    """The CSV bytes of a delivery file (or a chunk of one) as text columns named by `header`.
+    Raises the reader's own error, whose message may echo field values: callers mask it."""
+    return pl.read_csv(
+        io.BytesIO(data),
+        separator=contract.SEPARATOR,
+        quote_char='"',
+        infer_schema=False,
+        has_header=has_header,
+        new_columns=header,
+        truncate_ragged_lines=False,
+    )
+
+
+def numbered_fields(df: pl.DataFrame, spec: contract.DeliveryFile, first_line: int) -> pl.DataFrame:
+    """The contract's columns, trimmed, empty fields null, numbered by the file's line."""
     df = df.select(spec.column_names).with_columns(pl.all().str.strip_chars().replace("", None))
-    return df.with_row_index("linje", offset=2).with_columns(pl.col("linje").cast(pl.Int32))
+    return df.with_row_index("linje", offset=first_line).with_columns(
+        pl.col("linje").cast(pl.Int32)
+    )

@@ -227,20 +227,15 @@ def rejected_with_reasons(parts: list[pl.DataFrame]) -> tuple[pl.DataFrame, dict
     return rejected, by_reason
 
 
-def check_rows(spec: contract.DeliveryFile, month: str, df: pl.DataFrame) -> CheckedFile:
-    """Apply the row-level checks to one parsed file of data month `month`."""
-    cols = spec.column_names
-    delivered = df.height
-    # 1. exact duplicates collapse to the first occurrence
-    keep = first_occurrences(df, cols)
-    dedup = df.filter(keep) if keep is not None else df
-    exact = delivered - dedup.height
-    rejected_parts: list[pl.DataFrame] = []
-    # 2. value checks: a row with its own fault is rejected for it and conflicts with nothing
-    # (lazy: the checks share their sub-expressions, e.g. a CPR number's digits)
+def value_checked(
+    spec: contract.DeliveryFile, month: str, df: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The rows of `df` with their typed columns (`__t_<name>`) that pass the value checks, and the
+    rejected-rows frame of those with their own faults (None when there are none). Lazy: the
+    checks share their sub-expressions, e.g. a CPR number's digits."""
     reasons = _reasons(spec, month)
     typed = (
-        dedup.lazy()
+        df.lazy()
         .with_columns(_typed(c).alias(f"__t_{c.name}") for c in spec.columns)
         .with_columns(
             pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("__aarsag")
@@ -251,12 +246,34 @@ def check_rows(spec: contract.DeliveryFile, month: str, df: pl.DataFrame) -> Che
         .collect()
     )
     faulty = typed["__aarsag"].is_not_null()
-    if faulty.any():
-        bad = typed.filter(faulty)
-        rejected_parts.append(_reject(bad, spec.name, month, pl.col("__aarsag"), cols))
-        passing = typed.filter(~faulty)
-    else:
-        passing = typed
+    if not faulty.any():
+        return typed, None
+    bad = _reject(typed.filter(faulty), spec.name, month, pl.col("__aarsag"), spec.column_names)
+    return typed.filter(~faulty), bad
+
+
+def staged_columns(spec: contract.DeliveryFile, month: str) -> list[pl.Expr]:
+    """The staged raw table's columns from a value-checked frame: month, line, typed columns."""
+    return [
+        pl.lit(month).alias("data_maaned"),
+        pl.col("linje"),
+        *[pl.col(f"__t_{c.name}").cast(POLARS_TYPES[c.kind]).alias(c.name) for c in spec.columns],
+    ]
+
+
+def check_rows(spec: contract.DeliveryFile, month: str, df: pl.DataFrame) -> CheckedFile:
+    """Apply the row-level checks to one parsed file of data month `month`."""
+    cols = spec.column_names
+    delivered = df.height
+    # 1. exact duplicates collapse to the first occurrence
+    keep = first_occurrences(df, cols)
+    dedup = df.filter(keep) if keep is not None else df
+    exact = delivered - dedup.height
+    # 2. value checks: a row with its own fault is rejected for it and conflicts with nothing
+    rejected_parts: list[pl.DataFrame] = []
+    passing, bad = value_checked(spec, month, dedup)
+    if bad is not None:
+        rejected_parts.append(bad)
     # 3. among the rows that pass (R3): an id with more than one distinct content is rejected whole
     if spec.key and passing.height:
         conflicted = repeated_keys(passing, list(spec.key))
@@ -265,11 +282,7 @@ def check_rows(spec: contract.DeliveryFile, month: str, df: pl.DataFrame) -> Che
                 _reject(passing.filter(conflicted), spec.name, month, pl.lit(CONFLICT), cols)
             )
             passing = passing.filter(~conflicted)
-    good = passing.select(
-        pl.lit(month).alias("data_maaned"),
-        pl.col("linje"),
-        *[pl.col(f"__t_{c.name}").cast(POLARS_TYPES[c.kind]).alias(c.name) for c in spec.columns],
-    )
+    good = passing.select(staged_columns(spec, month))
     rejected, by_reason = rejected_with_reasons(rejected_parts)
     return CheckedFile(
         spec.name,
