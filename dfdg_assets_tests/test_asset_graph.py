@@ -34,6 +34,7 @@ GRAPH = [
     ("duckdb_katalog", "maintenance", []),
     ("fct_aktivitet_uge", "facts", ["fremmednoegler", "noegle_unik"]),
     ("fct_befolkning_16_66", "facts", ["fremmednoegler", "noegle_unik"]),
+    ("fct_borger_maaned", "facts", ["noegle_unik"]),
     ("fct_borger_ydelse_uge", "facts", ["fremmednoegler", "noegle_unik"]),
     ("fct_samtale_uge", "facts", ["fremmednoegler", "noegle_unik"]),
     ("fct_visitation_uge", "facts", ["fremmednoegler", "noegle_unik"]),

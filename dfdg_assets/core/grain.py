@@ -31,6 +31,7 @@ GRAIN: dict[str, str] = {
     "fct_visitation_uge": "one row per visitation course and ISO week in force (R5); partition M = weeks whose Sunday is in M",
     "fct_aktivitet_uge": "one row per activity and ISO week in force (R6), with the days of the activity in the week",
     "fct_samtale_uge": "one row per held conversation, in the ISO week of its date (R7)",
+    "fct_borger_maaned": "one row per municipality, citizen and month with a course or an activity of the municipality in force in a week of the month (the DFDG population by month; antal_borgere by time and municipality reads it)",
     "bdg_samtale_deltager": "one row per participant row of a held conversation of the month (bridge)",
     "cube_benchmark": "one row per (month, municipality or Hele landet, breakdown, breakdown value) plus one total row per (month, municipality); counts of 1-4 suppressed (null + flag), key figures with parts",
 }

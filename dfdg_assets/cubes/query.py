@@ -75,12 +75,18 @@ __all__ = [
     "write_result",
 ]
 
+#: The DFDG population by month and municipality (fct_borger_maaned): `antal_borgere` by time
+#: (month or coarser) and municipality attributes only reads it instead of the weekly facts.
+POPULATION = "population"
 FACT_TABLES = {
     COURSE: "fct_visitation_uge",
     ACTIVITY: "fct_aktivitet_uge",
     CONVERSATION: "fct_samtale_uge",
     YR: "stg_ydelse",
+    POPULATION: "fct_borger_maaned",
 }
+DISTINCT_CITIZENS = "count(DISTINCT r._borger)"
+POPULATION_ATTRIBUTES = frozenset({"maaned", "kvartal", "aar", *KOMMUNE_ATTRIBUTES})
 RECORD_IDS = {COURSE: "forloeb_id", ACTIVITY: "aktivitet_id", CONVERSATION: "samtale_id"}
 ACTIVITY_MEASURES = (
     "antal_aktiveringsforloeb",
@@ -166,6 +172,7 @@ class Plan:
     fra: str | None = None
     til: str | None = None
     cube: str = "dfdg"
+    population: bool = False  # the catalogue holds fct_borger_maaned for every rolled-out month
 
     def attribute(self, name: str) -> Attribute:
         return CUBES[self.cube].attributes[name]
@@ -298,11 +305,25 @@ def _citizens_sql(plan: Plan, params: Params) -> str:
             activity_rows=_indent(_rows(plan, params, ACTIVITY, keys, a_attrs), 4),
             same_municipality=" AND a._kommune = v._kommune" if plan.municipality_selected else "",
         )
+    names = {*plan.by, *(f.attribute for f in plan.filters)}
+    if plan.population and not (course or activity) and names <= POPULATION_ATTRIBUTES:
+        rows = _indent(_rows(plan, params, POPULATION, {"_borger": "f.borger_key"}, plan.by), 4)
+        # the population has one row per (municipality, citizen, month): a group of one month
+        # and one municipality holds each citizen once, so its rows are its citizens
+        one_municipality = "kommunekode" in plan.by or (
+            plan.kommuner is not None and len(plan.kommuner) <= 1
+        )
+        count = "count(*)" if "maaned" in plan.by and one_municipality else DISTINCT_CITIZENS
+        return template("cube_citizens").format(
+            groups=_groups(plan.by, "r"), rows=rows, count=count
+        )
     kinds = [COURSE] if course else [ACTIVITY] if activity else [COURSE, ACTIVITY]
     rows = "\n    UNION ALL\n".join(
         _indent(_rows(plan, params, k, keys, plan.by), 4) for k in kinds
     )
-    return template("cube_citizens").format(groups=_groups(plan.by, "r"), rows=rows)
+    return template("cube_citizens").format(
+        groups=_groups(plan.by, "r"), rows=rows, count=DISTINCT_CITIZENS
+    )
 
 
 def _records_sql(plan: Plan, params: Params, kind: str, measure: str) -> str:
@@ -478,6 +499,7 @@ class CubeQuery:
         con, owned = open_catalogue(catalogue_or_data_root)
         try:
             plan = plan_query(con, measures, by, where, kommune, fra, til, self.cube)
+            plan.population = FACT_TABLES[POPULATION] in catalogue_names(con)
             sql, params = dfdg_sql(plan)
             _require_views(con, sql)
             # through the Arrow C stream interface: no pyarrow import (half a second at start-up)

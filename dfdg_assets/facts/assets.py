@@ -13,12 +13,14 @@ from dfdg_assets.facts.keys import KeyCheck, key_checks, warehouse_reader
 from dfdg_assets.facts.schemas import (
     ACTIVITY_WEEK_COLS,
     CONVERSATION_WEEK_COLS,
+    POPULATION_MONTH_SCHEMA,
     VISITATION_WEEK_COLS,
     activity_week_schema,
     conversation_week_schema,
     participant_schema,
     visitation_week_schema,
 )
+from dfdg_assets.rules.benefits import population_months
 from dfdg_assets.rules.rollout import activity_weeks, conversation_weeks, course_weeks, reaching
 from dfdg_assets.staging.assets import scan_staging
 from dfdg_assets.staging.schemas import COURSE_COLS, staging_schema
@@ -151,4 +153,41 @@ def bdg_samtale_deltager(context: dg.AssetExecutionContext, data_root: DataRootR
     yield from all_month_evaluations(context, "bdg_samtale_deltager", checks.verdicts())
 
 
-ROLLOUT_FACTS = [fct_visitation_uge, fct_aktivitet_uge, fct_samtale_uge, bdg_samtale_deltager]
+def publish_checked(context, data_root: DataRootResource, name: str, schema, build):
+    """Build, publish and check the run's months one at a time (facts/keys.py)."""
+    checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
+    frames = ((m, build(m)) for m in (month_of_key(k) for k in context.partition_keys))
+    yield publish_months(data_root, name, checks.watch(frames), schema, context)
+    yield from all_month_evaluations(context, name, checks.verdicts())
+
+
+@warehouse_asset(
+    "fct_borger_maaned",
+    "facts",
+    deps=["fct_visitation_uge", "fct_aktivitet_uge"],
+    partitioned=True,
+    check_specs=key_checks("fct_borger_maaned"),
+)
+def fct_borger_maaned(context: dg.AssetExecutionContext, data_root: DataRootResource):
+    """The DFDG population by municipality and month, from the month's course-weeks and
+    activity-weeks (only the columns it needs)."""
+    wh = data_root.warehouse
+
+    def build(m: str) -> pl.DataFrame:
+        return population_months(
+            wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
+            wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
+        ).collect()
+
+    yield from publish_checked(
+        context, data_root, "fct_borger_maaned", POPULATION_MONTH_SCHEMA, build
+    )
+
+
+ROLLOUT_FACTS = [
+    fct_visitation_uge,
+    fct_aktivitet_uge,
+    fct_samtale_uge,
+    bdg_samtale_deltager,
+    fct_borger_maaned,
+]

@@ -6,12 +6,12 @@ import dagster as dg
 import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
-from dfdg_assets.core.checks import all_month_evaluations
-from dfdg_assets.core.publishing import publish_months, starting_with
+from dfdg_assets.core.publishing import starting_with
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.weeks import month_of_key
-from dfdg_assets.facts.keys import KEYS, KeyCheck, key_checks, warehouse_reader
+from dfdg_assets.facts.assets import publish_checked
+from dfdg_assets.facts.keys import KEYS, key_checks
 from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
 from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table
@@ -55,14 +55,6 @@ def _references(name: str) -> list[str]:
     return list(dict.fromkeys(t for _, t, _ in KEYS[name][1]))
 
 
-def _publish_checked(context, data_root: DataRootResource, name: str, schema, build):
-    """Build, publish and check the run's months one at a time (facts/keys.py)."""
-    checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
-    frames = ((m, build(m)) for m in (month_of_key(k) for k in context.partition_keys))
-    yield publish_months(data_root, name, checks.watch(frames), schema, context)
-    yield from all_month_evaluations(context, name, checks.verdicts())
-
-
 @_asset("fct_borger_ydelse_uge", ["stg_ydelse", "fct_visitation_uge", "fct_aktivitet_uge"])
 def fct_borger_ydelse_uge(context: dg.AssetExecutionContext, data_root: DataRootResource):
     """The ydelsesaktivitet cube's link: each DFDG citizen-week with its YR benefit(s)."""
@@ -83,7 +75,7 @@ def fct_borger_ydelse_uge(context: dg.AssetExecutionContext, data_root: DataRoot
         )
 
     build_from = starting_with(YR_FIRST_MONTH, BENEFIT_WEEK_COLS, build)
-    yield from _publish_checked(
+    yield from publish_checked(
         context, data_root, "fct_borger_ydelse_uge", BENEFIT_WEEK_SCHEMA, build_from
     )
 
@@ -113,7 +105,7 @@ def fct_befolkning_16_66(context: dg.AssetExecutionContext, data_root: DataRootR
             .collect()
         )
 
-    yield from _publish_checked(context, data_root, name, POP_SCHEMA, build)
+    yield from publish_checked(context, data_root, name, POP_SCHEMA, build)
     for m in months:
         if wh.has(raw_table("borger"), m):
             month_sources.record(wh, name, m, sources[m])

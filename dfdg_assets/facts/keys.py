@@ -50,6 +50,8 @@ KEYS: dict[str, tuple[list[str], list[FK]]] = {
             (["indkaldende_org_id"], "dim_organisation", ["org_id"]),
         ],
     ),
+    # derived from the two facts above, whose foreign keys are checked: its key only
+    "fct_borger_maaned": (["kommunekode", "borger_key"], []),
     "bdg_samtale_deltager": (
         ["samtale_id", "deltagertype"],
         [(["samtale_id"], "fct_samtale_uge", ["samtale_id"])],

@@ -29,6 +29,13 @@ ACTIVITY_WEEK_COLS: dict[str, pl.DataType] = {
     "dage_i_uge": pl.Int8(),
 }
 CONVERSATION_WEEK_COLS: dict[str, pl.DataType] = {**_record_cols("samtale"), **WEEK_COLS}
+POPULATION_MONTH_COLS: dict[str, pl.DataType] = {
+    "kommunekode": pl.Int32(),
+    "borger_key": pl.Int64(),
+    "maaned": pl.String(),
+    "kvartal": pl.String(),
+    "aar": pl.Int32(),
+}
 PARTICIPANT_COLS: dict[str, pl.DataType] = {
     "samtale_id": pl.String(),
     "deltagertype": pl.String(),
@@ -86,3 +93,10 @@ def participant_schema():
     return table_schema(
         "bdg_samtale_deltager", {c: (t, False) for c, t in PARTICIPANT_COLS.items()}
     )
+
+
+POPULATION_MONTH_SCHEMA = table_schema(
+    "fct_borger_maaned",
+    {c: (t, False) for c, t in POPULATION_MONTH_COLS.items()},
+    unique=list(KEYS["fct_borger_maaned"][0]),
+)

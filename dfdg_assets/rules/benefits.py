@@ -46,6 +46,27 @@ def population_weeks(course_weeks: pl.LazyFrame, activity_weeks: pl.LazyFrame) -
     ).unique()
 
 
+_POPULATION_COLS = ["kommunekode", "borger_key", "maaned", "kvartal", "aar"]
+
+
+def population_months(course_weeks: pl.LazyFrame, activity_weeks: pl.LazyFrame) -> pl.LazyFrame:
+    """The DFDG population by municipality and month (one month's weeks in, R2): one row per
+    (municipality, citizen, month) where the citizen has a course or an activity of the
+    municipality in force in a week of the month, sorted by municipality and citizen.
+
+    A week belongs to one month, so the distinct citizens of any set of months and
+    municipalities here are exactly the distinct citizens of their course-weeks and
+    activity-weeks: `antal_borgere` by time (month or coarser) and municipality reads this
+    instead of the weekly facts.
+    """
+    cols = _POPULATION_COLS
+    return (
+        pl.concat([course_weeks.select(cols), activity_weeks.select(cols)])
+        .unique()
+        .sort("kommunekode", "borger_key")
+    )
+
+
 def citizen_week_benefits(population: pl.LazyFrame, yr: pl.LazyFrame) -> pl.LazyFrame:
     """R8: each DFDG citizen-week with the benefit(s) of its YR rows, or 'Uden ydelse i YR'.
 

@@ -37,6 +37,11 @@ import polars as pl
 from dfdg_assets.core.grain import GRAIN
 from dfdg_assets.sql import ident, literal, statement
 
+#: Tables that summarise others, and the tables whose months they must all hold to be shown.
+DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    "fct_borger_maaned": ("fct_visitation_uge", "fct_aktivitet_uge"),
+}
+
 UNPARTITIONED = "alle"
 _SUFFIX = ".parquet"
 _VERSIONS = "_v"
@@ -379,11 +384,19 @@ class Warehouse:
         return f.read_bytes()
 
     # ---------------------------------------------------------------- catalogue
+    def _complete(self, name: str) -> bool:
+        """Whether a table derived from others (`DERIVED_FROM`) holds every month they hold: a
+        query may read it instead of them only then (a warehouse rolled out before the table
+        existed has no view of it until a roll-out of every month builds it)."""
+        sources = DERIVED_FROM.get(name, ())
+        have = set(self.partitions(name))
+        return all(set(self.partitions(s)) <= have for s in sources)
+
     def refresh_catalogue(self, catalogue: Path) -> list[str]:
         """Rebuild the DuckDB catalogue (one view per stored table) and swap it in atomically."""
         catalogue.parent.mkdir(parents=True, exist_ok=True)
         tmp = catalogue.parent / f".{catalogue.name}.{uuid.uuid4().hex}.tmp"
-        names = self.tables()
+        names = [n for n in self.tables() if self._complete(n)]
         con = duckdb.connect(str(tmp))
         try:
             for name in names:
