@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -41,7 +42,8 @@ from dfdg_assets.ingest.delivery import Completeness
 from dfdg_assets.orchestration import ledger
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import BENCHMARK_JOB, INGEST_JOB, ROLLOUT_JOB
-from dfdg_assets.orchestration.sensors import CACHE_FILE, nye_leveringer, overdue_change
+from dfdg_assets.orchestration.ledger import CACHE_FILE
+from dfdg_assets.orchestration.sensors import nye_leveringer, overdue_change
 from dfdg_assets.raw.assets import TAG_AFFECTED_FROM, TAG_CONTENT, TAG_DELIVERY
 from dfdg_assets.storage import Warehouse
 from dfdg_assets_tests.deliveries import (
@@ -716,3 +718,38 @@ def test_sensor_and_schedule_start_stopped():
     assert nye_leveringer.default_status == dg.DefaultSensorStatus.STOPPED
     schedule = defs.resolve_schedule_def("maanedlig_indlaesning")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_the_inbox_is_hashed_again_only_where_a_file_changed(tmp_path, monkeypatch):
+    """`dfdg load` and the sensor share the per-folder cache: an inbox of years of deliveries
+    costs a stat per file, and a file rewritten in place (same size, old mtime put back) is
+    still hashed again and seen as a new delivery."""
+    from dfdg_assets.ingest import delivery
+    from dfdg_assets.orchestration import ledger
+    from dfdg_assets_tests.deliveries import copy_worked
+
+    root = DataRoot.of(tmp_path / "data")
+    copy_worked(root.inbox)
+    hashed: list[str] = []
+    real = delivery._file_sha256
+    monkeypatch.setattr(delivery, "_file_sha256", lambda f: hashed.append(f.name) or real(f))
+    first, _ = ledger.cached_inbox_state(root)
+    assert [s.month for s in first if s.complete] == ["2020-10", "2020-11"]
+    files = len(list((root.inbox / "2020-10").glob("*.csv")))
+    assert len(hashed) == 2 * files
+    hashed.clear()
+    again, _ = ledger.cached_inbox_state(root)
+    assert hashed == [] and again == first
+    # the same bytes count, the mtime restored: only the ctime tells, and it is enough
+    f = root.inbox / "2020-11" / "visitation.csv"
+    st = f.stat()
+    data = f.read_bytes()
+    f.write_bytes(data.replace(b"Afmeldt", b"Afmeldx", 1))
+    assert f.read_bytes() != data
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
+    changed, _ = ledger.cached_inbox_state(root)
+    assert hashed and set(hashed) <= {p.name for p in (root.inbox / "2020-11").iterdir()}
+    assert "2020-10" not in str(hashed)
+    november = next(s for s in changed if s.month == "2020-11")
+    assert not november.complete and "SHA-256" in november.reason

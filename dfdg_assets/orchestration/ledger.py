@@ -9,7 +9,10 @@ correction is loaded again. What still needs rolling out is the warehouse's roll
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,7 @@ from dfdg_assets.core.partitions import (
     changes,
     retention_start,
 )
+from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.core.weeks import add_months, month_key
 from dfdg_assets.ingest.delivery import Completeness, completeness, delivery_months
 from dfdg_assets.orchestration.jobs import INGEST_JOB
@@ -42,13 +46,35 @@ DUE_DAY = 10  # a delivery for M is expected by the 10th of M+1 (R1)
 
 
 def fingerprint(folder: Path) -> str:
-    """Cheap change detector: names, sizes and mtimes of the files in a delivery folder."""
+    """Cheap change detector: names, sizes, mtimes, ctimes and inodes of the files in a delivery
+    folder (a file written, replaced or touched in any way changes its ctime)."""
     parts = []
     for p in sorted(folder.iterdir()):
         if p.is_file():
             st = p.stat()
-            parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
+            parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}")
     return "|".join(parts)
+
+
+CACHE_FILE = "nye_leveringer_cache.json"  # in the Dagster home: shared by the sensor and the loader
+
+
+def cached_inbox_state(root: DataRoot) -> tuple[list[Completeness], dict[str, list]]:
+    """`inbox_state` with its cache kept under the data root: a delivery folder whose files did
+    not change since the last look (`fingerprint`) is not read and hashed again, so looking at an
+    inbox holding years of deliveries costs a `stat` per file, not a SHA-256 of every file."""
+    path = root.dagster_home / CACHE_FILE
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = None
+    states, seen = inbox_state(root.inbox, cache if isinstance(cache, dict) else None)
+    with contextlib.suppress(OSError):  # only a cache: a failed write costs a re-hash next time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(seen, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    return states, seen
 
 
 def inbox_state(

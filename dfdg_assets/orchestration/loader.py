@@ -19,8 +19,8 @@ from dfdg_assets.ingest.delivery import Completeness, invalid_folders
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import BENCHMARK_JOB, INGEST_JOB, ROLLOUT_JOB
 from dfdg_assets.orchestration.ledger import (
+    cached_inbox_state,
     delivery_tags,
-    inbox_state,
     partition_requests,
     pending_deliveries,
     plan_benchmark,
@@ -134,7 +134,7 @@ def _pending(
 ) -> list[Completeness]:
     """Report the inbox's invalid folders and incomplete deliveries (up to `through`) and return
     the complete deliveries whose content the warehouse does not hold yet."""
-    states, _ = inbox_state(root.inbox)
+    states, _ = cached_inbox_state(root)
     for name in invalid_folders(root.inbox):
         report.invalid_folders.append(name)
         out(f"  Mappen {name} er ikke en gyldig måned (YYYY-MM) og ignoreres")

@@ -6,11 +6,9 @@ hash cache lives in a file under the data root's Dagster home), and an overdue d
 logged once when the set of overdue months changes, not on every tick (the skip reason still
 names it). Default status STOPPED: an operator turns it on once in the UI (docs/operations.md)."""
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import cast
 
@@ -36,10 +34,10 @@ from dfdg_assets.orchestration.ledger import (
     MAX_ATTEMPTS,
     TAG_BENCHMARK_DEBT,
     TAG_ROLLOUT_DEBT,
+    cached_inbox_state,
     delivery_tags,
     failed_attempts,
     has_failed,
-    inbox_state,
     is_in_flight,
     loaded_hash,
     newest_loaded_month,
@@ -203,9 +201,7 @@ def nye_leveringer(
             f"Kørsel {run_id[:8]}: processen findes ikke længere, markeret som fejlet"
         )
     cursor = json.loads(context.cursor) if context.cursor else {}
-    cache_file = data_root.paths.dagster_home / CACHE_FILE
-    states, seen = inbox_state(data_root.inbox, _read_cache(cache_file))
-    _write_cache(cache_file, seen)
+    states, seen = cached_inbox_state(data_root.paths)
     notes = _inbox_notes(data_root.inbox, states)
     wh = data_root.warehouse
     requests = _ingest_requests(context, wh, states, notes)
@@ -251,9 +247,6 @@ def nye_leveringer(
     )
 
 
-CACHE_FILE = "nye_leveringer_cache.json"
-
-
 def overdue_change(before: str, now: str) -> str | None:
     """The log line for a change in the overdue months (None: no change, nothing to log)."""
     if now == before:
@@ -263,18 +256,3 @@ def overdue_change(before: str, now: str) -> str | None:
 
 def _digest(seen: dict) -> str:
     return hashlib.sha256(json.dumps(seen, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _read_cache(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _write_cache(path: Path, seen: dict) -> None:
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(seen, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
