@@ -7,11 +7,13 @@ values (CPR numbers among them), so `validate` re-raises with counts per column 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 import pandera.polars as pa
 import polars as pl
 
+from dfdg_assets.core.keysets import has_duplicates
 from dfdg_assets.core.privacy import PersonalDataSafeError
 from dfdg_assets.ingest import contract
 from dfdg_assets.ingest.rows import REJECTED_SCHEMA, raw_schema
@@ -22,25 +24,45 @@ class SchemaViolation(PersonalDataSafeError):
 
 
 def validate(df: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
-    """Validate eagerly; on failure raise `SchemaViolation` without any value in its text."""
+    """Validate eagerly; on failure raise `SchemaViolation` without any value in its text.
+
+    A schema's key (`unique`) is checked here rather than by pandera (`keysets.has_duplicates`:
+    row hashes first, so a unique key costs a fraction of pandera's `is_duplicated`); the
+    failure reads as pandera's would."""
+    key = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique or [])
+    parts: list[tuple[str, str, int]] = []
     try:
-        return schema.validate(df, lazy=True)
+        (_keyless(schema) if key else schema).validate(df, lazy=True)
     except pa.errors.SchemaErrors as e:
-        cases = e.failure_cases
-        summary = (
-            cases.group_by(pl.col("column").fill_null("<tabel>"), "check")
-            .len()
-            .sort("column", "check")
-        )
-        parts = [f"{c}: {chk} ({n} rækker)" for c, chk, n in summary.iter_rows()]
-        raise SchemaViolation(
-            f"{schema.name or 'tabel'} opfylder ikke sit skema: " + "; ".join(parts)
-        ) from None
+        summary = e.failure_cases.group_by(pl.col("column").fill_null("<tabel>"), "check").len()
+        parts = [(c, chk, n) for c, chk, n in summary.iter_rows()]
     except pa.errors.SchemaError as e:
         col = getattr(e, "column_name", None) or "<tabel>"
         raise SchemaViolation(
             f"{schema.name or 'tabel'} opfylder ikke sit skema: {col}: {type(e).__name__}"
         ) from None
+    if key and set(key) <= set(df.columns) and has_duplicates(df, key):
+        dups = int(df.select(key).is_duplicated().sum())
+        parts.append((schema.name or "<tabel>", "multiple_fields_uniqueness", dups))
+    if parts:
+        shown = [f"{c}: {chk} ({n} rækker)" for c, chk, n in sorted(parts)]
+        raise SchemaViolation(
+            f"{schema.name or 'tabel'} opfylder ikke sit skema: " + "; ".join(shown)
+        ) from None
+    return df
+
+
+_KEYLESS: dict[int, tuple[pa.DataFrameSchema, pa.DataFrameSchema]] = {}
+
+
+def _keyless(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
+    """`schema` without its key (made once per schema)."""
+    held = _KEYLESS.get(id(schema))
+    if held is None or held[0] is not schema:
+        keyless = copy.copy(schema)
+        keyless.unique = None
+        held = _KEYLESS[id(schema)] = (schema, keyless)
+    return held[1]
 
 
 TABLE_SCHEMAS: dict[str, pa.DataFrameSchema] = {}  # every table_schema made, by table name

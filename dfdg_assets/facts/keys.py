@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 
 from dfdg_assets.core.checks import ERROR, Verdict
+from dfdg_assets.core.keysets import MemberSet, has_duplicates
 
 FK = tuple[list[str], str, list[str]]  # (columns, referenced table, its columns)
 
@@ -82,7 +83,8 @@ SAME_MONTH = frozenset({"fct_samtale_uge"})
 
 
 def duplicate_keys(df: pl.DataFrame, key: list[str]) -> int:
-    return df.height - df.select(key).unique().height
+    """Rows beyond the first of each key."""
+    return df.height - df.select(key).unique().height if has_duplicates(df, key) else 0
 
 
 def null_keys(df: pl.DataFrame, key: list[str]) -> int:
@@ -90,16 +92,21 @@ def null_keys(df: pl.DataFrame, key: list[str]) -> int:
     return df.height - df.select(key).drop_nulls().height if df.height else 0
 
 
-def members(dim: pl.DataFrame, cols: list[str], dim_cols: list[str]) -> pl.DataFrame:
-    """The distinct members of a referenced table, named as the referring columns."""
+def members(dim: pl.DataFrame, cols: list[str], dim_cols: list[str]) -> pl.DataFrame | MemberSet:
+    """The distinct members of a referenced table, named as the referring columns (a single
+    column: a `MemberSet`, sorted once for the months to come)."""
+    if len(cols) == 1:
+        return MemberSet(dim[dim_cols[0]])
     return dim.select([pl.col(d).alias(c) for c, d in zip(cols, dim_cols, strict=True)]).unique()
 
 
-def missing_references(df: pl.DataFrame, cols: list[str], known: pl.DataFrame) -> int:
+def missing_references(df: pl.DataFrame, cols: list[str], known: pl.DataFrame | MemberSet) -> int:
     """Rows of `df` whose (non-null) foreign key `cols` is not among `known` (see `members`).
 
     The distinct values are matched first (a month of a fact holds a few distinct weeks or
     municipalities against a million rows); rows are counted only when a value is missing."""
+    if isinstance(known, MemberSet):
+        return known.missing_rows(df[cols[0]])
     present = df.select(cols).drop_nulls(cols[:1])
     if not present.height:
         return 0
@@ -167,7 +174,7 @@ class KeyCheck:
 
     def _known(
         self, cols: list[str], table: str, ref_cols: list[str], month: str
-    ) -> pl.DataFrame | None:
+    ) -> pl.DataFrame | MemberSet | None:
         """The members a foreign key may refer to; those of a whole table are found once."""
         ref = self._ref(table, month)
         if ref is None or table in SAME_MONTH:
