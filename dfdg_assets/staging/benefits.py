@@ -1,7 +1,7 @@
 """The current YR rows per week-month (R3, from 2020-01), CPR replaced by the surrogate key.
 A monthly partition in the rollout job; months before 2020-01 hold empty partitions."""
 
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
@@ -87,23 +87,17 @@ def yr_sources(wh, months: list[str]) -> dict[str, month_sources.Sources]:
     return out
 
 
-def yr_rows_by_month(
-    wh, months: list[str], stored: Collection[str] = ()
-) -> Iterator[tuple[str, pl.DataFrame]]:
+def yr_rows_by_month(wh, months: list[str]) -> Iterator[tuple[str, pl.DataFrame]]:
     """(month, its current YR rows) for each of `months`, CPR replaced by the surrogate key;
-    months before YR_FIRST_MONTH are empty, months in `stored` are read as stored. The YR
-    history is read once per MONTHS_PER_READ months, and each CPR number is hashed once per
-    call."""
+    months before YR_FIRST_MONTH are empty. The YR history is read once per MONTHS_PER_READ
+    months, and each CPR number is hashed once per call."""
     cache = _KeyCache(wh.key_secret())
     for i in range(0, len(months), MONTHS_PER_READ):
         chunk = months[i : i + MONTHS_PER_READ]
-        yr = [m for m in chunk if m >= YR_FIRST_MONTH and m not in stored]
+        yr = [m for m in chunk if m >= YR_FIRST_MONTH]
         rows = _yr_rows(wh, yr, cache) if yr else pl.DataFrame(schema=YDELSE_COLS)
         for m in chunk:
-            if m in stored:
-                yield m, wh.read("stg_ydelse", [m], schema=YDELSE_COLS)
-            else:
-                yield m, rows.filter(pl.col("maaned") == m).sort(_ORDER)
+            yield m, rows.filter(pl.col("maaned") == m).sort(_ORDER)
 
 
 @warehouse_asset(
@@ -121,10 +115,9 @@ def stg_ydelse(
     months = [month_of_key(k) for k in context.partition_keys]
     sources = yr_sources(wh, months)
     stored = {m for m in months if month_sources.unchanged(wh, "stg_ydelse", m, sources[m])}
-    rows = yr_rows_by_month(wh, months, stored)
+    rows = yr_rows_by_month(wh, [m for m in months if m not in stored])
     result = publish_months(data_root, "stg_ydelse", rows, YDELSE_SCHEMA, context)
+    month_sources.kept(context, wh, "stg_ydelse", sorted(stored))
     for m in months:
         month_sources.record(wh, "stg_ydelse", m, sources[m])
-    if stored:
-        context.log.info(f"{len(stored)} af {len(months)} måneder uændrede siden sidst")
     return result

@@ -5,9 +5,11 @@ the new delivery does not touch for most of those months: `fct_befolkning_16_66`
 only the resident snapshot of M, `stg_ydelse` of M only the YR partitions carrying M's weeks. Such
 a partition records, beside itself, the exact version of every source partition it was built from
 (`warehouse/_grundlag/<table>/<month>.json`, with the partition version it describes). When the
-record still matches both, the stored rows are the rows a build would give, and the build reads
-them instead of computing them again; anything else (no record, a changed, new or deleted source,
-a table partition written since) builds.
+record still matches both, the stored rows are the rows a build would give: `stg_ydelse` leaves
+such a month's partition as it is (`kept`: the run's materialization carries its stored row
+count), `fct_befolkning_16_66` (98 rows a month, checked per month) reads them instead of
+computing them again; anything else (no record, a changed, new or deleted source, a table
+partition written since) builds.
 
 The record is written after the partition: a kill in between leaves a record naming the former
 partition version, which means "build".
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+
+import polars as pl
 
 from dfdg_assets.storage.warehouse import Warehouse, _write_json_atomic
 
@@ -61,3 +65,15 @@ def record(wh: Warehouse, table: str, month: str, sources: Sources) -> None:
     f = _record_file(wh, table, month)
     f.parent.mkdir(parents=True, exist_ok=True)
     _write_json_atomic(f, _state(wh, table, month, sources))
+
+
+def kept(context, wh: Warehouse, table: str, months: Sequence[str]) -> None:
+    """Months whose stored partition stands as built (not written again): their materialization
+    in the run carries the stored row count and says so, and the run's log counts them."""
+    from dfdg_assets.core.publishing import month_metadata
+
+    for m in months:
+        rows = pl.scan_parquet(wh.partition_file(table, m)).select(pl.len()).collect().item()
+        month_metadata(context, m, {"dagster/row_count": rows, "uaendret": True})
+    if months and context is not None:
+        context.log.info(f"{len(months)} måneder uændrede siden sidst (ikke skrevet igen)")
