@@ -49,6 +49,7 @@ from dfdg_assets.ingest.rows import (
     unknown_code_values_lazy,
     value_checked,
 )
+from dfdg_assets.storage.warehouse import PARQUET_OPTIONS
 
 ENV_CHUNK_MB = "DFDG_INGEST_CHUNK_MB"
 DEFAULT_CHUNK_MB = 128
@@ -325,7 +326,7 @@ def _check(
     if loaded is None:
         pl.DataFrame(schema=raw_schema(spec)).write_parquet(staged, compression="zstd")
     else:
-        loaded.sink_parquet(staged, compression="zstd", statistics=True)
+        loaded.sink_parquet(staged, **PARQUET_OPTIONS)
     written = pl.scan_parquet(staged)
     height = int(written.select(pl.len()).collect().item())
     rejected, by_reason = rejected_with_reasons(rejected_parts)

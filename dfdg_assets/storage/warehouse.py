@@ -46,6 +46,10 @@ UNPARTITIONED = "alle"
 _SUFFIX = ".parquet"
 _VERSIONS = "_v"
 GRACE_SECONDS = 15 * 60  # superseded versions stay this long for readers of an older catalogue
+#: How every partition is written: zstd at level 1 writes a national month of the activity facts
+#: in three quarters of the time of the default level, for files about a tenth larger; column
+#: statistics let DuckDB and polars skip row groups.
+PARQUET_OPTIONS: dict = {"compression": "zstd", "compression_level": 1, "statistics": True}
 
 
 LEDGER_DIR = "_leveringer"
@@ -127,7 +131,7 @@ class Warehouse:
         tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
         try:
             with open(tmp, "wb") as fh:
-                df.write_parquet(fh, compression="zstd", statistics=True)
+                df.write_parquet(fh, **PARQUET_OPTIONS)
                 fh.flush()
                 os.fsync(fh.fileno())
         except BaseException:
