@@ -125,6 +125,69 @@ def test_roll_out_debt_grows_and_is_settled_only_by_the_roll_out_planned_from_it
     assert wh.rollout_debt() is None
 
 
+def test_the_debt_narrows_per_record_group_and_only_for_its_own_roll_out(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse")
+    groups = {"visitation": "2020-09", "aktivitet": "2020-05", "samtale": "2020-10"}
+    wh.record_delivery(
+        "2020-10",
+        {
+            "indhold_sha256": "a",
+            "berort_fra": "2020-05",
+            "berort_fra_pr_gruppe": groups,
+            "run_id": "r1",
+        },
+    )
+    wh.commit_deliveries("r1")
+    debt = wh.rollout_debt()
+    assert debt["fra"] == "2020-05" and debt["fra_pr_gruppe"] == groups
+    assert wh.unchanged_before("visitation", debt["id"]) == "2020-09"
+    assert wh.unchanged_before("visitation", "another") is None  # a UI backfill: build all
+    assert wh.unchanged_before("visitation", None) is None
+    assert wh.unchanged_before("ydelse", debt["id"]) is None  # a group not named: build all
+    # the next delivery (before the roll-out) lowers a group; one that does not say counts with
+    # its overall first month for every group
+    wh.record_delivery(
+        "2020-11",
+        {
+            "indhold_sha256": "b",
+            "berort_fra": "2020-08",
+            "berort_fra_pr_gruppe": {
+                "visitation": "2020-08",
+                "aktivitet": "2020-11",
+                "samtale": "2020-11",
+            },
+            "run_id": "r2",
+        },
+    )
+    wh.commit_deliveries("r2")
+    assert wh.rollout_debt()["fra_pr_gruppe"] == {
+        "visitation": "2020-08",
+        "aktivitet": "2020-05",
+        "samtale": "2020-10",
+    }
+    wh.record_delivery("2020-12", {"indhold_sha256": "c", "berort_fra": "2020-09", "run_id": "r3"})
+    wh.commit_deliveries("r3")
+    debt = wh.rollout_debt()
+    assert debt["fra_pr_gruppe"] == {
+        "visitation": "2020-08",
+        "aktivitet": "2020-05",
+        "samtale": "2020-09",
+    }
+    # a debt written without groups (or unreadable) narrows nothing afterwards
+    (wh.path / "_udrulning.json").write_text('{"fra": "2020-03", "til": "2020-12", "id": "x"}')
+    wh.record_delivery(
+        "2021-01",
+        {
+            "indhold_sha256": "d",
+            "berort_fra": "2021-01",
+            "berort_fra_pr_gruppe": {"visitation": "2021-01"},
+            "run_id": "r4",
+        },
+    )
+    wh.commit_deliveries("r4")
+    assert wh.rollout_debt()["fra_pr_gruppe"] == {"visitation": "2020-03"}
+
+
 def test_discarding_staged_entries_of_dead_runs(tmp_path):
     wh = Warehouse(tmp_path / "warehouse")
     wh.record_delivery("2020-10", {"indhold_sha256": "a", "run_id": "dead"})

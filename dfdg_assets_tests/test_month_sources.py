@@ -135,3 +135,68 @@ def test_rollout_keeps_unchanged_months_and_rebuilds_changed_ones(
         meta = latest[f"{m}-01"]
         assert meta["dagster/row_count"].value == kept["stg_ydelse"][m].height, m
         assert meta["uaendret"].value is True, m
+
+
+def test_a_roll_out_keeps_the_weekly_facts_its_debt_leaves_unchanged(generated_loaded, tmp_path):
+    """The roll-out debt says from which month each record group's weekly facts change: earlier
+    months of those facts stand as built (checked, not written again), later ones are built; a
+    run without that debt (a backfill from the UI) builds every month."""
+    from dfdg_assets.storage.warehouse import ROLLOUT_DEBT, _write_json_atomic
+
+    subprocess.run(
+        ["cp", "-a", str(generated_loaded.root.root), str(tmp_path / "data")], check=True
+    )
+    root = DataRoot.of(tmp_path / "data")
+    wh = Warehouse(root.warehouse)
+    months = ["2019-12", "2020-01", "2020-02"]
+    groups = {"visitation": "2020-02", "aktivitet": "2019-12", "samtale": "2020-01"}
+    _write_json_atomic(
+        wh.path / ROLLOUT_DEBT,
+        {"fra": months[0], "til": months[-1], "id": "gaeld1", "fra_pr_gruppe": groups},
+    )
+    facts = {
+        "fct_visitation_uge": "visitation",
+        "fct_aktivitet_uge": "aktivitet",
+        "fct_samtale_uge": "samtale",
+        "bdg_samtale_deltager": "samtale",
+    }
+    before = {t: {m: (wh.current_version(t, m), wh.read(t, [m])) for m in months} for t in facts}
+
+    instance = open_instance(root)
+    tags = RolloutPlan(months[0], months[-1], "gaeld1").tags
+    outcome = run_job(instance, ROLLOUT_JOB, _run_config(root), tags)
+    assert outcome.success, outcome.failure
+    assert wh.rollout_debt() is None  # settled by this run
+    for table, group in facts.items():
+        for m in months:
+            version, rows = before[table][m]
+            assert wh.read(table, [m]).equals(rows), (table, m)  # the same rows either way
+            kept = m < groups[group]
+            assert (wh.current_version(table, m) == version) == kept, (table, m)
+    # every month of the run has its materialization (kept ones say so) and its key check
+    latest = {}
+    records = instance.fetch_materializations(dg.AssetKey("fct_visitation_uge"), limit=100)
+    for r in sorted(records.records, key=lambda r: r.storage_id):
+        if r.run_id == outcome.run_id:
+            latest[r.asset_materialization.partition[:7]] = r.asset_materialization.metadata
+    assert sorted(latest) == months
+    assert [bool(latest[m].get("uaendret")) for m in months] == [True, True, False]
+    assert (
+        latest["2019-12"]["dagster/row_count"].value
+        == before["fct_visitation_uge"]["2019-12"][1].height
+    )
+    check = dg.AssetCheckKey(dg.AssetKey("fct_visitation_uge"), "noegle_unik")
+    evaluated = {
+        rec.partition[:7]
+        for rec in instance.event_log_storage.get_asset_check_execution_history(check, limit=50)
+        if rec.run_id == outcome.run_id and rec.status.value == "SUCCEEDED"
+    }
+    assert evaluated == set(months)
+
+    # without the debt's id (a backfill from the UI): every month is built and written
+    versions = {m: wh.current_version("fct_visitation_uge", m) for m in months}
+    outcome = run_job(
+        instance, ROLLOUT_JOB, _run_config(root), RolloutPlan(months[0], months[-1], "").tags
+    )
+    assert outcome.success, outcome.failure
+    assert all(wh.current_version("fct_visitation_uge", m) != versions[m] for m in months)

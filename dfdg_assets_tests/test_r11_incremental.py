@@ -152,6 +152,15 @@ def test_month_by_month_through_the_sensor_equals_one_backfill(generated, tmp_pa
         except AssertionError as e:
             raise AssertionError(f"{name}: {e}") from None
     assert wa.partitions("raw_visitation") == wb.partitions("raw_visitation") == MONTHS
+    # some weekly facts stood as built in a roll-out (their record group did not change that far
+    # back: the roll-out debt per group), and the tables above still equal the full build
+    kept = [
+        (t, r.asset_materialization.partition)
+        for t in ("fct_visitation_uge", "fct_samtale_uge", "bdg_samtale_deltager")
+        for r in inst.fetch_materializations(dg.AssetKey(t), limit=1000).records
+        if r.asset_materialization.metadata.get("uaendret")
+    ]
+    assert kept
 
     # ... and the data packages of both paths are the same, apart from their generation time
     import datetime as dt

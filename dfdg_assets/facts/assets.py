@@ -6,13 +6,14 @@ import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.checks import all_month_evaluations
-from dfdg_assets.core.publishing import publish_months
+from dfdg_assets.core.publishing import month_metadata, publish_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.weeks import month_of_key
 from dfdg_assets.facts.keys import KeyCheck, key_checks, warehouse_reader
 from dfdg_assets.facts.schemas import (
     ACTIVITY_WEEK_COLS,
     CONVERSATION_WEEK_COLS,
+    PARTICIPANT_COLS,
     POPULATION_MONTH_SCHEMA,
     VISITATION_WEEK_COLS,
     activity_week_schema,
@@ -42,7 +43,35 @@ def _months(context: dg.AssetExecutionContext, data_root: DataRootResource) -> l
     return months
 
 
-def _rollout_asset(name: str, deps: list[str], build, schema, cols):
+def kept_months(
+    context: dg.AssetExecutionContext, data_root: DataRootResource, table: str, group: str
+) -> list[str]:
+    """The run's months of `table` that stand as built: before the first month the roll-out
+    debt this run settles changes in record `group` (a delivery changing only activities leaves
+    the course-weeks of earlier months as they are), and built already. A run without the debt
+    (a backfill from the UI, say) builds every month."""
+    from dfdg_assets.orchestration.ledger import TAG_ROLLOUT_DEBT
+
+    wh = data_root.warehouse
+    first = wh.unchanged_before(group, context.run.tags.get(TAG_ROLLOUT_DEBT))
+    if first is None:
+        return []
+    months = [month_of_key(k) for k in context.partition_keys]
+    return [m for m in months if m < first and wh.has(table, m)]
+
+
+def keep_months(context, data_root: DataRootResource, table: str, months, cols, checks) -> None:
+    """Months that stand as built: checked as they are stored, not written again; their
+    materialization in the run carries the stored row count and `uaendret`."""
+    for m in months:
+        df = data_root.warehouse.read(table, [m], schema=cols)
+        checks.add(df, m)
+        month_metadata(context, m, {"dagster/row_count": df.height, "uaendret": True})
+    if months:
+        context.log.info(f"{len(months)} måneder uændrede siden sidst (ikke skrevet igen)")
+
+
+def _rollout_asset(name: str, deps: list[str], build, schema, cols, group: str):
     @warehouse_asset(
         name,
         "facts",
@@ -58,9 +87,11 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols):
         check_specs=key_checks(name),
     )
     def _asset(context: dg.AssetExecutionContext, data_root: DataRootResource):
-        months = _months(context, data_root)
-        source = build(data_root, months)
+        kept = kept_months(context, data_root, name, group)
+        months = [m for m in _months(context, data_root) if m not in kept]
         checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
+        keep_months(context, data_root, name, kept, cols, checks)
+        source = build(data_root, months) if months else None
         frames = ((m, source(m).select(list(cols)).collect()) for m in months)
         yield publish_months(data_root, name, checks.watch(frames), schema, context)
         yield from all_month_evaluations(context, name, checks.verdicts())
@@ -98,6 +129,7 @@ fct_visitation_uge = _rollout_asset(
     _visitation_weeks,
     visitation_week_schema(),
     VISITATION_WEEK_COLS,
+    "visitation",
 )
 fct_aktivitet_uge = _rollout_asset(
     "fct_aktivitet_uge",
@@ -105,6 +137,7 @@ fct_aktivitet_uge = _rollout_asset(
     _activity_weeks,
     activity_week_schema(),
     ACTIVITY_WEEK_COLS,
+    "aktivitet",
 )
 fct_samtale_uge = _rollout_asset(
     "fct_samtale_uge",
@@ -112,6 +145,7 @@ fct_samtale_uge = _rollout_asset(
     _conversation_weeks,
     conversation_week_schema(),
     CONVERSATION_WEEK_COLS,
+    "samtale",
 )
 
 
@@ -125,13 +159,16 @@ fct_samtale_uge = _rollout_asset(
 def bdg_samtale_deltager(context: dg.AssetExecutionContext, data_root: DataRootResource):
     """Participants of the month's held conversations (0..n per conversation)."""
     wh = data_root.warehouse
+    kept = kept_months(context, data_root, "bdg_samtale_deltager", "samtale")
+    checks = KeyCheck("bdg_samtale_deltager", warehouse_reader(wh))
+    keep_months(context, data_root, "bdg_samtale_deltager", kept, PARTICIPANT_COLS, checks)
     participants = (
         wh.scan("stg_samtale_deltager", schema=staging_schema("samtale_deltager"))
         .select("samtale_id", "deltagertype")
         .collect()
     )
     frames = {}
-    for m in [month_of_key(k) for k in context.partition_keys]:
+    for m in [month_of_key(k) for k in context.partition_keys if month_of_key(k) not in kept]:
         held = (
             wh.scan("fct_samtale_uge", [m], schema=CONVERSATION_WEEK_COLS)
             .select("samtale_id")
@@ -142,7 +179,6 @@ def bdg_samtale_deltager(context: dg.AssetExecutionContext, data_root: DataRootR
             .with_columns(pl.lit(m).alias("maaned"))
             .sort("samtale_id", "deltagertype")
         )
-    checks = KeyCheck("bdg_samtale_deltager", warehouse_reader(wh))
     yield publish_months(
         data_root,
         "bdg_samtale_deltager",

@@ -158,6 +158,7 @@ def _record_delivery(context: dg.AssetExecutionContext, wh: Warehouse, d: Ingest
         {
             "indhold_sha256": d.content_hash,
             "berort_fra": d.affected_from,
+            "berort_fra_pr_gruppe": d.affected_by_group,
             "run_id": context.run_id,
             "accepteret_over_1_procent": d.accepted_over_threshold,
         },

@@ -19,7 +19,11 @@ from dfdg_assets.ingest.chunked import ChunkedFile, check_file_chunked, chunk_by
 from dfdg_assets.ingest.delivery import DeliveryFiles, read_delivery
 from dfdg_assets.ingest.errors import DeliveryHeld
 from dfdg_assets.ingest.rows import REJECTED_SCHEMA, CheckedFile, check_rows, raw_schema
-from dfdg_assets.staging.versions import affected_from_month, earliest_affected_date
+from dfdg_assets.staging.versions import (
+    affected_by_group,
+    affected_from_month,
+    earliest_affected_dates,
+)
 from dfdg_assets.storage import Warehouse
 
 REJECTED_TABLE = "raw_afviste_raekker"
@@ -57,6 +61,8 @@ class IngestedDelivery:
     # the partitions to publish: a frame, or a file already written (`Warehouse.staging_file`)
     frames: dict[tuple[str, str], pl.DataFrame | Path]
     affected_from: str
+    # per record group (staging.versions.RECORD_GROUPS): the first month its weekly facts change
+    affected_by_group: dict[str, str] = field(default_factory=dict)
     stats: dict[str, dict] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     rejected_total: int = 0
@@ -163,12 +169,13 @@ def _ingest(
                 delivery_rows[spec.name] = c.affected
         elif c is not None:
             delivery_rows[spec.name] = c.rows
-    earliest = earliest_affected_date(delivery_rows, history)
+    dates = earliest_affected_dates(delivery_rows, history)
     return IngestedDelivery(
         month=month,
         content_hash=files.content_hash,
         frames=frames,
-        affected_from=affected_from_month(earliest, month),
+        affected_from=affected_from_month(min(dates.values(), default=None), month),
+        affected_by_group=affected_by_group(dates, month),
         stats=stats,
         warnings=warnings,
         rejected_total=rejected_df.height,

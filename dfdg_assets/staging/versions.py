@@ -37,22 +37,32 @@ def with_borger_key(lf: pl.LazyFrame, keys: pl.DataFrame) -> pl.LazyFrame:
     return lf.join(keys.lazy(), on="cpr", how="left", maintain_order="left").select(out_cols)
 
 
-def earliest_affected_date(
+#: The record types whose changes the weekly facts follow, each with the delivery files that
+#: change it: a conversation's participants count as the conversation's.
+RECORD_GROUPS: dict[str, tuple[str, ...]] = {
+    "visitation": ("visitation",),
+    "aktivitet": ("aktivitet",),
+    "samtale": ("samtale", "samtale_deltager"),
+}
+
+
+def earliest_affected_dates(
     delivery: dict[str, pl.DataFrame], history: dict[str, pl.LazyFrame]
-) -> dt.date | None:
-    """The earliest date a delivery's records touch, over their new and all earlier versions (R11).
+) -> dict[str, dt.date]:
+    """Per delivery file: the earliest date its records touch, over their new and all earlier
+    versions (R11); a file without rows is absent.
 
     `delivery` holds the delivery's raw tables; `history` the raw tables of every delivery.
     A changed record affects its weeks from its earliest version's date on: courses and
     activities run on, so everything after that date may change too.
     """
-    dates: list[dt.date] = []
+    found: dict[str, list[dt.date]] = {}
 
-    def add(value: object) -> None:
+    def add(name: str, value: object) -> None:
         if isinstance(value, dt.datetime):
-            dates.append(value.date())
+            found.setdefault(name, []).append(value.date())
         elif isinstance(value, dt.date):
-            dates.append(value)
+            found.setdefault(name, []).append(value)
 
     for name, key, col in (
         ("visitation", "visitation_id", "visitationstidspunkt"),
@@ -62,24 +72,43 @@ def earliest_affected_date(
         new = delivery.get(name)
         if new is None or new.is_empty():
             continue
-        add(new[col].min())
+        add(name, new[col].min())
         if name in history:
             old = history[name].join(new.lazy().select(key), on=key, how="semi")
-            add(old.select(pl.col(col).min()).collect().item())
+            add(name, old.select(pl.col(col).min()).collect().item())
     deltagere = delivery.get("samtale_deltager")
     if deltagere is not None and not deltagere.is_empty() and "samtale" in history:
         add(
+            "samtale_deltager",
             history["samtale"]
             .join(deltagere.lazy().select("samtale_id").unique(), on="samtale_id", how="semi")
             .select(pl.col("samtaledato").min())
             .collect()
-            .item()
+            .item(),
         )
     ydelse = delivery.get("ydelse")
     if ydelse is not None and not ydelse.is_empty():
         first_week = str(ydelse["uge"].min())
-        add(dt.date.fromisocalendar(int(first_week[:4]), int(first_week[6:8]), 1))
+        add("ydelse", dt.date.fromisocalendar(int(first_week[:4]), int(first_week[6:8]), 1))
+    return {name: min(dates) for name, dates in found.items()}
+
+
+def earliest_affected_date(
+    delivery: dict[str, pl.DataFrame], history: dict[str, pl.LazyFrame]
+) -> dt.date | None:
+    """The earliest date a delivery's records touch (`earliest_affected_dates`, all files)."""
+    dates = earliest_affected_dates(delivery, history).values()
     return min(dates) if dates else None
+
+
+def affected_by_group(dates: dict[str, dt.date], month: str) -> dict[str, str]:
+    """Per record group (`RECORD_GROUPS`): the first data month the delivery for `month`
+    changes in the weekly facts of that group (`month` itself when it changes none of them)."""
+    out = {}
+    for group, files in RECORD_GROUPS.items():
+        days = [dates[f] for f in files if f in dates]
+        out[group] = affected_from_month(min(days) if days else None, month)
+    return out
 
 
 def affected_from_month(day: dt.date | None, month: str) -> str:

@@ -78,6 +78,24 @@ def fsync_path(path: Path) -> None:
             os.close(fd)
 
 
+def _group_debt(entries: Mapping[str, dict], debt: dict) -> dict[str, str]:
+    """Per record group, the first month the committed deliveries and the debt before them
+    change in that group's weekly facts. A delivery or a debt that does not say (written before
+    groups were recorded, or unreadable) counts with its overall first month."""
+    groups = {g for e in entries.values() for g in e.get("berort_fra_pr_gruppe", {})}
+    groups |= set(debt.get("fra_pr_gruppe", {}))
+    out = {}
+    for g in sorted(groups):
+        firsts = [
+            e.get("berort_fra_pr_gruppe", {}).get(g) or e.get("berort_fra") or m
+            for m, e in entries.items()
+        ]
+        if debt:
+            firsts.append(debt.get("fra_pr_gruppe", {}).get(g) or debt.get("fra", "0000-00"))
+        out[g] = min(firsts)
+    return out
+
+
 class Warehouse:
     """Reads and writes the Parquet partitions of the warehouse under one folder."""
 
@@ -297,7 +315,12 @@ class Warehouse:
         last = max([*mine, debt.get("til", "0000-00"), *(newest[-1:] or [])])
         _write_json_atomic(
             self.path / ROLLOUT_DEBT,
-            {"fra": first, "til": last, "id": uuid.uuid4().hex[:16]},
+            {
+                "fra": first,
+                "til": last,
+                "id": uuid.uuid4().hex[:16],
+                "fra_pr_gruppe": _group_debt(mine, debt),
+            },
         )
         d = self.path / LEDGER_DIR
         for month in sorted(mine):
@@ -307,8 +330,18 @@ class Warehouse:
 
     def rollout_debt(self) -> dict | None:
         """The months still to roll out (`fra`..`til`, and an id that changes when it grows), or
-        None: written when an ingest commits, cleared when a roll-out covering it commits."""
+        None: written when an ingest commits, cleared when a roll-out covering it commits.
+        `fra_pr_gruppe` narrows `fra` per record group (`unchanged_before`)."""
         return self._debt(ROLLOUT_DEBT)
+
+    def unchanged_before(self, group: str, debt_id: str | None) -> str | None:
+        """The first month whose weekly facts of record `group` the roll-out debt `debt_id` may
+        change: every month before it is as the last committed roll-out left it. None (build
+        every month) unless `debt_id` is the current debt and it names the group."""
+        debt = self.rollout_debt()
+        if not debt or not debt_id or debt.get("id") != debt_id:
+            return None
+        return debt.get("fra_pr_gruppe", {}).get(group)
 
     def benchmark_debt(self) -> dict | None:
         """The months rolled out whose benchmark is still to be published (its own job), or None:
