@@ -1,6 +1,8 @@
 """Fact assets: the weekly facts are monthly partitions rolled out by the rollout job, a range of
 months in one run, one month at a time to bound memory."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import polars as pl
 
@@ -91,12 +93,21 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols, group: str):
         months = [m for m in _months(context, data_root) if m not in kept]
         checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
         keep_months(context, data_root, name, kept, cols, checks)
-        source = build(data_root, months) if months else None
-        frames = ((m, source(m).select(list(cols)).collect()) for m in months)
-        yield publish_months(data_root, name, checks.watch(frames), schema, context)
+        yield publish_months(
+            data_root, name, checks.watch(_built(data_root, build, months, cols)), schema, context
+        )
         yield from all_month_evaluations(context, name, checks.verdicts())
 
     return _asset
+
+
+def _built(data_root, build, months: list[str], cols) -> Iterator[tuple[str, pl.DataFrame]]:
+    """(month, its rows) of `months` rolled out one at a time (the source narrowed once)."""
+    if not months:
+        return
+    source = build(data_root, months)
+    for m in months:
+        yield m, source(m).select(list(cols)).collect()
 
 
 def _visitation_weeks(data_root, months: list[str]):

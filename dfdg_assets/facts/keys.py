@@ -158,7 +158,7 @@ class KeyCheck:
         self.key, self.fks = KEYS[name]
         self._read = read
         self._whole: dict[str, pl.DataFrame | None] = {}
-        self._members: dict[tuple, pl.DataFrame] = {}
+        self._members: dict[tuple, pl.DataFrame | MemberSet] = {}
         self._cols: dict[str, list[str]] = {}
         for _, table, ref_cols in self.fks:
             self._cols[table] = list(dict.fromkeys([*self._cols.get(table, []), *ref_cols]))
