@@ -106,7 +106,10 @@ def serve(root: DataRoot, port: int = 3000, host: str = "127.0.0.1") -> int:
     def _stop(signum, frame):
         raise KeyboardInterrupt
 
+    # Ctrl-C and SIGTERM stop it, also when started from a shell that ignores SIGINT for its
+    # background jobs (Python then leaves SIGINT ignored and no KeyboardInterrupt would come)
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         print(f"Starter Dagster UI for {root.root} …", flush=True)
         wait_ready(f"http://127.0.0.1:{port}" if host == "0.0.0.0" else url, proc)
