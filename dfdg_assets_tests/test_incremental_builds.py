@@ -8,11 +8,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from dfdg_assets.core.publishing import Segments, build_incrementally
 from dfdg_assets.core.resources import DataRootResource
-from dfdg_assets.dimensions.assets import CITIZEN_SOURCES, _dim_borger
+from dfdg_assets.dimensions.assets import BORGER_SCHEMA, CITIZEN_SOURCES, _dim_borger
 from dfdg_assets.generate import generate
 from dfdg_assets.raw.ingest import history_table, ingest_delivery, raw_table, versions
 from dfdg_assets.staging import assets as stg
+from dfdg_assets.staging.schemas import course_schema
 from dfdg_assets.storage import Warehouse, increments
 
 MONTHS = ["2020-10", "2020-11", "2020-12", "2021-01"]
@@ -32,14 +34,16 @@ def _ingest(wh: Warehouse, inbox: Path, month: str) -> None:
 
 
 def _builders(root: DataRootResource):
-    """(table, sources, full build, merge) of every incrementally built table."""
+    """(table, sources, full build, merge, schema) of every incrementally built table, as its
+    asset builds it."""
     wh = root.warehouse
     out = [
         (
             f"stg_{n}",
             [raw_table(n), history_table(n)],
-            lambda n=n: stg.build_record_staging(wh, n),
+            lambda n=n: stg.record_segments(wh, n),
             lambda m, n=n: stg.merge_record_staging(wh, n, m),
+            stg.staging_table_schema(n, list(stg.RECORD_KEYS[n])),
         )
         for n in RECORDS
     ]
@@ -49,6 +53,7 @@ def _builders(root: DataRootResource):
             [raw_table("samtale"), raw_table("samtale_deltager")],
             lambda: stg.participants(versions(wh, "samtale"), versions(wh, "samtale_deltager")),
             lambda m: stg.merge_participants(wh, m),
+            stg.staging_table_schema("samtale_deltager", None),
         )
     )
     out.append(
@@ -57,6 +62,7 @@ def _builders(root: DataRootResource):
             [raw_table("visitation")],
             lambda: stg.courses(stg.scan_staging(root, "visitation")),
             lambda m: stg.merge_courses(root, m),
+            course_schema(),
         )
     )
     out.append(
@@ -65,27 +71,34 @@ def _builders(root: DataRootResource):
             [raw_table(n) for n in CITIZEN_SOURCES],
             lambda: _dim_borger(wh, None),
             lambda m: _dim_borger(wh, m),
+            BORGER_SCHEMA,
         )
     )
     return out
 
 
 def _build(root: DataRootResource) -> dict[str, str]:
-    """Build every table as the assets do; returns how each was built."""
-    wh = root.warehouse
+    """Build every table as the assets do (`build_incrementally`); returns how each was built."""
     how = {}
-    for table, sources, full, merge in _builders(root):
-        before = increments.source_versions(wh, sources)
-        months = increments.new_months(wh, table, sources)
-        wh.write(table, full() if months is None else merge(months))
-        increments.record_sources(wh, table, before)
+    for table, sources, full, merge, schema in _builders(root):
+        months = increments.new_months(root.warehouse, table, sources)
+        build_incrementally(root, table, sources, full, merge, schema)
         how[table] = "full" if months is None else ",".join(months)
     return how
 
 
+def _as_stored(table: str, built) -> pl.DataFrame:
+    """A full build's rows in the order the table stores them (segment by segment)."""
+    if isinstance(built, Segments):
+        parts = [df for _, df in built.parts]
+        return pl.concat(parts) if parts else built.new_rows
+    return built
+
+
 def _assert_as_full(root: DataRootResource) -> None:
-    for table, _, full, _ in _builders(root):
-        assert_frame_equal(root.warehouse.read(table), full(), check_row_order=True)
+    for table, _, full, _, _ in _builders(root):
+        got = root.warehouse.read(table)
+        assert_frame_equal(got, _as_stored(table, full()), check_row_order=True)
 
 
 def test_month_by_month_merges_and_equals_the_full_build(inbox, tmp_path):
@@ -212,4 +225,75 @@ def test_a_visitation_resent_for_another_citizen_rebuilds_both_chains(inbox, tmp
     wh.write(raw_table("visitation"), pl.concat([new, resent.select(new.columns)]), MONTHS[2])
     how = _build(root)
     assert how["stg_visitationsforloeb"] == MONTHS[2]  # merged, not rebuilt
+    _assert_as_full(root)
+
+
+def test_a_merge_rewrites_only_the_segments_its_records_fall_in(inbox, tmp_path):
+    """The record tables are stored by the month of each record's date: a new month rewrites
+    the segments holding its records (new ones, or earlier versions of them), and every other
+    segment keeps its version file."""
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    for month in MONTHS[:2]:
+        _ingest(wh, inbox, month)
+        _build(root)
+    before = {t: increments.table_versions(wh, t) for t in (f"stg_{n}" for n in RECORDS)}
+    _ingest(wh, inbox, MONTHS[2])
+    assert _build(root)["stg_aktivitet"] == MONTHS[2]
+    _assert_as_full(root)
+    for n in RECORDS:
+        table = f"stg_{n}"
+        after = increments.table_versions(wh, table)
+        new = wh.read(raw_table(n), [MONTHS[2]])
+        date = stg.SEGMENT_DATE[n]
+        touched = {f"start-{d:%Y-%m}" for d in new[date]}
+        changed = {p for p, v in after.items() if before[table].get(p) != v}
+        assert touched <= changed, table
+        # an unchanged segment is one the month's records do not fall in (nor held them before)
+        assert len(changed) < len(after), table
+        assert all(p.startswith("start-") for p in after), table
+        assert "alle" not in after
+
+
+def test_a_corrected_date_moves_the_record_to_its_new_segment(inbox, tmp_path):
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    for month in MONTHS[:2]:
+        _ingest(wh, inbox, month)
+        _build(root)
+    _ingest(wh, inbox, MONTHS[2])
+    old = wh.read(raw_table("aktivitet"), [MONTHS[0]]).head(1)
+    moved = old.with_columns(
+        pl.col("startdato") - pl.duration(days=400), pl.lit(MONTHS[2]).alias("data_maaned")
+    )
+    new = wh.read(raw_table("aktivitet"), [MONTHS[2]])
+    wh.write(raw_table("aktivitet"), pl.concat([new, moved.select(new.columns)]), MONTHS[2])
+    assert _build(root)["stg_aktivitet"] == MONTHS[2]
+    _assert_as_full(root)
+    rows = wh.scan("stg_aktivitet").filter(pl.col("aktivitet_id") == old["aktivitet_id"][0])
+    assert rows.select(pl.len()).collect().item() == 1
+    assert rows.collect()["startdato"][0] == moved["startdato"][0]
+
+
+def test_a_table_of_the_earlier_layout_is_rebuilt_into_segments(inbox, tmp_path):
+    """A record table stored whole (`alle`, the layout before segments) is built again from all
+    history into segments, and the whole-table file is deleted with every version of it."""
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    _ingest(wh, inbox, MONTHS[0])
+    _build(root)
+    whole = stg.build_record_staging(wh, "samtale")
+    for p in wh.partitions("stg_samtale"):
+        wh.delete("stg_samtale", p)
+    wh.write("stg_samtale", whole)
+    increments.record_sources(  # as the earlier layout recorded it: the table's one file
+        wh, "stg_samtale", increments.source_versions(wh, [raw_table("samtale")])
+    )
+    (wh.path / increments.STATE_DIR / "stg_samtale.json").write_text(
+        '{"tabel": "alle~0.parquet", "kilder": {}}'
+    )
+    _ingest(wh, inbox, MONTHS[1])
+    assert _build(root)["stg_samtale"] == "full"
+    assert "alle" not in wh.partitions("stg_samtale")
+    assert not list((wh.table_dir("stg_samtale") / "_v").glob("alle~*"))
     _assert_as_full(root)

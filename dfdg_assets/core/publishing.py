@@ -9,6 +9,7 @@ overrides the shared metadata for that month only; the shared metadata carries n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import NamedTuple
 
 import dagster as dg
@@ -18,7 +19,7 @@ import polars as pl
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import validate
 from dfdg_assets.storage import increments
-from dfdg_assets.storage.warehouse import UNPARTITIONED
+from dfdg_assets.storage.warehouse import PARQUET_OPTIONS, UNPARTITIONED
 
 
 def publish_table(
@@ -88,6 +89,49 @@ class Merged(NamedTuple):
     new_rows: pl.DataFrame
 
 
+class Segments(NamedTuple):
+    """A segmented table's build (staging tables: one segment per month of the records' start):
+    the segments to write as (name, rows) and the rows that are new in them: all segments and
+    all rows when `whole`, else only the changed ones. A segment given without rows is deleted;
+    so is, after a whole build, every stored segment it does not name."""
+
+    parts: Iterable[tuple[str, pl.DataFrame]]
+    new_rows: pl.DataFrame
+    whole: bool = False
+
+
+def publish_segments(
+    data_root: DataRootResource, table: str, segments: Segments, schema: pa.DataFrameSchema
+) -> int:
+    """Check and write the segments one at a time (only one in memory), then publish them
+    together (`Warehouse.write_segments`); returns the table's rows. The new rows are checked in
+    full (a whole build's: every row, key included); each segment for its structure (the merge
+    keeps a key in one segment only)."""
+    wh = data_root.warehouse
+    structure = structure_of(schema)
+    staged: dict[str, Path] = {}
+    empty: list[str] = []
+    validate(segments.new_rows, schema)
+    try:
+        for name, df in segments.parts:
+            if df.is_empty():
+                empty.append(name)
+                continue
+            if not segments.whole:
+                validate(df, structure)
+            f = wh.staging_file(table, name)
+            staged[name] = f
+            df.write_parquet(f, **PARQUET_OPTIONS)
+    except BaseException:
+        for f in staged.values():
+            f.unlink(missing_ok=True)
+        raise
+    drop = set(wh.partitions(table)) if segments.whole else set()
+    wh.write_segments(table, staged, sorted((drop | set(empty)) - set(staged)))
+    files = [wh.partition_file(table, p) for p in wh.partitions(table)]
+    return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
+
+
 def structure_of(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     """`schema` without its value checks and key: columns, types and nulls only."""
     return pa.DataFrameSchema(
@@ -101,8 +145,8 @@ def build_incrementally(
     data_root: DataRootResource,
     table: str,
     sources: list[str],
-    full: Callable[[], pl.DataFrame],
-    merge: Callable[[list[str]], pl.DataFrame | Merged],
+    full: Callable[[], pl.DataFrame | Segments],
+    merge: Callable[[list[str]], pl.DataFrame | Merged | Segments],
     schema: pa.DataFrameSchema,
 ) -> dict:
     """Publish `table` from its new source months when only newer months arrived (`merge`),
@@ -111,10 +155,12 @@ def build_incrementally(
     before = increments.source_versions(wh, sources)
     months = increments.new_months(wh, table, sources)
     result = full() if months is None else merge(months)
-    if isinstance(result, Merged):
+    if isinstance(result, Segments):
+        meta: dict = {"dagster/row_count": publish_segments(data_root, table, result, schema)}
+    elif isinstance(result, Merged):
         validate(result.new_rows, schema)
         data_root.publish({(table, UNPARTITIONED): validate(result.table, structure_of(schema))})
-        meta: dict = {"dagster/row_count": result.table.height}
+        meta = {"dagster/row_count": result.table.height}
     else:
         meta = publish_table(data_root, table, result, schema)
     increments.record_sources(wh, table, before)

@@ -1,12 +1,17 @@
 """Staging assets: the current version of each record across all deliveries (R3), CPR replaced
-by the citizen's surrogate key. Unpartitioned: the current state spans every delivery month."""
+by the citizen's surrogate key. Not partitioned by data month: the current state spans every
+delivery. The record tables (visitation, aktivitet, samtale) are stored in segments, one per
+month of the record's own date (`start-YYYY-MM`), each sorted by the record id: a delivery
+rewrites the segments its records fall in (mostly the recent ones), not the whole history."""
+
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.cpr import surrogate_keys
-from dfdg_assets.core.publishing import Merged, build_incrementally
+from dfdg_assets.core.publishing import Merged, Segments, build_incrementally
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.schemas import table_schema
 from dfdg_assets.core.sorted_runs import merge_disjoint
@@ -17,8 +22,15 @@ from dfdg_assets.raw.ingest import CARRIED, history_table, raw_table, versions
 from dfdg_assets.rules.courses import build_courses
 from dfdg_assets.staging.schemas import COURSE_COLS, course_schema, staging_schema
 from dfdg_assets.staging.versions import current_participants, latest_version, with_borger_key
+from dfdg_assets.storage.warehouse import SEGMENT_PREFIX
 
 RECORD_KEYS = contract.RECORD_KEYS
+#: The date that places a record in its segment (not null in every delivery).
+SEGMENT_DATE = {
+    "visitation": "visitationstidspunkt",
+    "aktivitet": "startdato",
+    "samtale": "samtaledato",
+}
 
 
 def scan_staging(data_root: DataRootResource, name: str) -> pl.LazyFrame:
@@ -59,42 +71,92 @@ def build_record_staging(wh, name: str) -> pl.DataFrame:
         if current.height
         else pl.Series([], dtype=pl.Int64)
     )
-    cols = [*key, *(c for c in current.columns if c not in key)]  # as R3's group_by gives them
-    pos = cols.index("cpr")
-    out_cols = [*cols[:pos], "borger_key", *cols[pos + 1 :]]
-    return current.with_columns(keys.alias("borger_key")).select(out_cols).sort(key)
+    return current.with_columns(keys.alias("borger_key")).select(record_columns(name)).sort(key)
 
 
-def merge_record_staging(wh, name: str, months: list[str]) -> pl.DataFrame:
-    return merged_record_staging(wh, name, months).table
+def record_columns(name: str) -> list[str]:
+    """A record table's columns as stored: the id first (as R3's group_by gives them), then the
+    delivery's columns with `cpr` replaced by `borger_key`."""
+    key = list(RECORD_KEYS[name])
+    cols = [*key, *(c for c in raw_schema(contract.FILES_BY_NAME[name]) if c not in key)]
+    return ["borger_key" if c == "cpr" else c for c in cols]
 
 
-def merged_record_staging(wh, name: str, months: list[str]) -> Merged:
+def segment_of(name: str) -> pl.Expr:
+    """The segment holding a record: `start-` and the month of its date (`SEGMENT_DATE`)."""
+    return pl.lit(SEGMENT_PREFIX) + pl.col(SEGMENT_DATE[name]).dt.strftime("%Y-%m")
+
+
+def segments(df: pl.DataFrame, name: str) -> list[tuple[str, pl.DataFrame]]:
+    """A staging table's rows split into its segments, in segment order (rows keep their order)."""
+    if df.is_empty():
+        return []
+    seg = df.select(segment_of(name).alias("_seg"))["_seg"]
+    parts = df.with_columns(seg).partition_by("_seg", as_dict=True, maintain_order=True)
+    return sorted((str(k[0]), part.drop("_seg")) for k, part in parts.items())
+
+
+def record_segments(wh, name: str) -> Segments:
+    """`build_record_staging` as the whole table's segments."""
+    df = build_record_staging(wh, name)
+    return Segments(segments(df, name), df, whole=True)
+
+
+def merge_record_staging(wh, name: str, months: list[str]) -> Segments:
     """`build_record_staging` for the case where only `months`, all newer than every month the
     current table was built from, are new: their versions win over the current ones (R3), so
-    the current table plus those months gives the same rows as all history."""
+    the current table plus those months gives the same rows as all history.
+
+    Only the segments that change are rewritten: the new rows' own segments, and the segments
+    holding an earlier version of them (a corrected date moves a record)."""
     key = list(RECORD_KEYS[name])
+    (k,) = key
+    table = f"stg_{name}"
     cols = staging_schema(name)
     new = latest_version(
         wh.scan(raw_table(name), months, schema=raw_schema(contract.FILES_BY_NAME[name])), key
     ).collect()
-    old = wh.scan(f"stg_{name}", schema=cols)
-    order = old.collect_schema().names()  # as the full build wrote it
     keyed = with_borger_key(
         new.lazy(),
         pl.DataFrame({"cpr": new["cpr"], "borger_key": _keys(new["cpr"], wh)}).unique(),
-    ).select(order)
-    new_rows = keyed.collect()
-    return Merged(sorted_merge(old, new_rows.lazy(), key), new_rows)
+    )
+    new_rows = keyed.select(record_columns(name)).sort(key).collect()
+    stored = wh.partitions(table)
+    earlier: dict[str, pl.Series] = {}  # segment -> the ids it holds an earlier version of
+    if stored and new_rows.height:
+        files = {str(wh.partition_file(table, p)): p for p in stored}
+        found = (
+            pl.scan_parquet(list(files), include_file_paths="_fil")
+            .select(k, "_fil")
+            .filter(pl.col(k).is_in(new_rows[k].implode()))
+            .collect()
+        )
+        for (f,), ids in found.partition_by("_fil", as_dict=True).items():
+            earlier[files[str(f)]] = ids[k]
+    by_segment = dict(segments(new_rows, name))
+
+    def changed() -> Iterator[tuple[str, pl.DataFrame]]:
+        for seg in sorted(set(earlier) | set(by_segment)):
+            added = by_segment.get(seg, new_rows.clear())
+            if seg not in stored:
+                yield seg, added
+                continue
+            gone = earlier.get(seg, new_rows[k].clear())
+            yield seg, sorted_merge(wh.scan(table, [seg], schema=cols), added.lazy(), key, gone)
+
+    return Segments(changed(), new_rows)
 
 
-def sorted_merge(old: pl.LazyFrame, new: pl.LazyFrame, key: list[str]) -> pl.DataFrame:
-    """`old` without the rows whose `key` is in `new`, plus `new`, sorted by `key`: the same rows
-    as concatenating and sorting, but `old` (the current table, sorted by `key` when written) is
-    only merged with the sorted new rows, not sorted again."""
+def sorted_merge(
+    old: pl.LazyFrame, new: pl.LazyFrame, key: list[str], replaced: pl.Series | None = None
+) -> pl.DataFrame:
+    """`old` without the rows whose `key` is in `new` (or in `replaced`, when given), plus
+    `new`, sorted by `key`: the same rows as concatenating and sorting, but `old` (sorted by
+    `key` when written) is only merged with the sorted new rows, not sorted again."""
     new_df = new.collect()
     (k,) = key
-    return merge_disjoint(old.filter(~pl.col(k).is_in(new_df[k].implode())), new_df.lazy(), key)
+    gone = new_df[k] if replaced is None else replaced
+    return merge_disjoint(old.filter(~pl.col(k).is_in(gone.implode())), new_df.lazy(), key)
 
 
 def _keys(cprs: pl.Series, wh) -> pl.Series:
@@ -113,8 +175,8 @@ def _record_asset(name: str):
             data_root,
             table,
             [raw_table(name), history_table(name)],
-            lambda: build_record_staging(wh, name),
-            lambda months: merged_record_staging(wh, name, months),
+            lambda: record_segments(wh, name),
+            lambda months: merge_record_staging(wh, name, months),
             staging_table_schema(name, list(RECORD_KEYS[name])),
         )
         return dg.MaterializeResult(metadata=meta)

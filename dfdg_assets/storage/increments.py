@@ -8,8 +8,9 @@ cost then grows with the month and not with the history. Anything else (a correc
 month, a re-ingest, retention deleting months or carrying versions to `hist_*`) rebuilds from all
 history, exactly as a first build would.
 
-The record names the table version it describes. It is written after the table: a kill in
-between leaves a record that no longer matches the table, which means "rebuild".
+The record names the table version it describes (every stored part of it: `alle`, or the
+segments of a staging table). It is written after the table: a kill in between leaves a record
+that no longer matches the table, which means "rebuild".
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def source_versions(wh: Warehouse, sources: Sequence[str]) -> dict[str, dict[str
     }
 
 
+def table_versions(wh: Warehouse, table: str) -> dict[str, str]:
+    """Every stored part of `table` -> the name of its current immutable version."""
+    return {p: _version_name(wh, table, p) for p in wh.partitions(table)}
+
+
 def _version_name(wh: Warehouse, table: str, partition: str) -> str:
     v = wh.current_version(table, partition)
     return v.name if v is not None else f"?{partition}"  # unversioned: never matches
@@ -45,7 +51,7 @@ def new_months(wh: Warehouse, table: str, sources: Sequence[str]) -> list[str] |
         state = json.loads(f.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if state.get("tabel") != _version_name(wh, table, "alle"):
+    if state.get("tabel") != table_versions(wh, table):
         return None
     before: dict[str, dict[str, str]] = state.get("kilder", {})
     now = source_versions(wh, sources)
@@ -67,6 +73,4 @@ def record_sources(wh: Warehouse, table: str, sources: dict[str, dict[str, str]]
     """Record that the current version of `table` was built from `sources`."""
     d = wh.path / STATE_DIR
     d.mkdir(parents=True, exist_ok=True)
-    _write_json_atomic(
-        d / f"{table}.json", {"tabel": _version_name(wh, table, "alle"), "kilder": sources}
-    )
+    _write_json_atomic(d / f"{table}.json", {"tabel": table_versions(wh, table), "kilder": sources})

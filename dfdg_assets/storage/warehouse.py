@@ -4,6 +4,7 @@ Layout under `<data root>/warehouse/`:
 
     <table>/<YYYY-MM>.parquet            the current version of a monthly partition
     <table>/alle.parquet                 the current version of an unpartitioned table
+    <table>/start-<YYYY-MM>.parquet      a segment of a staging table: its records starting then
     <table>/_v/<partition>~<id>.parquet  immutable versions (the current one is a hard link)
     dfdg.duckdb                          the catalogue: one view per table over exact versions
 
@@ -43,6 +44,9 @@ DERIVED_FROM: dict[str, tuple[str, ...]] = {
 }
 
 UNPARTITIONED = "alle"
+#: Segments of a table kept in parts that are not data months (the staging tables of records,
+#: by the month each record starts): `start-YYYY-MM`. Retention never prunes them by name.
+SEGMENT_PREFIX = "start-"
 _SUFFIX = ".parquet"
 _VERSIONS = "_v"
 GRACE_SECONDS = 15 * 60  # superseded versions stay this long for readers of an older catalogue
@@ -188,6 +192,18 @@ class Warehouse:
             fsync_path(d)
             fsync_path(d / _VERSIONS)
         return [final for _, final in staged]
+
+    def write_segments(
+        self, table: str, staged: Mapping[str, Path], drop: Iterable[str] = ()
+    ) -> None:
+        """Publish a segmented table's changed segments (files written to `staging_file`), then
+        delete the segments in `drop` (emptied, or left from an earlier layout). A kill in
+        between leaves the table with rows twice; the table's build record (storage/increments)
+        then no longer matches, so the next build starts from all history."""
+        self.write_many({(table, p): f for p, f in staged.items()})
+        for p in drop:
+            if p not in staged:
+                self.delete(table, p)
 
     @staticmethod
     def _version_path(final: Path) -> Path:
