@@ -10,6 +10,7 @@ A national month of a weekly fact (1.5 million rows) is checked in about a tenth
 
 from __future__ import annotations
 
+import threading
 import weakref
 
 import numpy as np
@@ -25,22 +26,28 @@ def _hash(values: pl.Series | pl.DataFrame) -> pl.Series:
     return values.hash(_SEED)
 
 
-_LAST: list = [None, (), False]  # the last frame asked about (weakly), its key, the answer
+# the last frames asked about (weakly), each with its key and the answer; a month's frame may be
+# asked in one thread (its key check, while it is built) and again in another (its schema)
+_RECENT: list[tuple[weakref.ref, tuple, bool]] = []
+_RECENT_SIZE = 4
+_RECENT_LOCK = threading.Lock()
 
 
 def has_duplicates(df: pl.DataFrame, key: list[str]) -> bool:
     """True when two rows of `df` share the values of `key` (nulls equal, as polars' unique).
 
-    The last answer is kept for the same frame object and key: a month is asked twice on its
+    The answers for the last few frame objects and keys are kept: a month is asked twice on its
     way to the warehouse (its key check, then its schema)."""
     if df.height < 2:
         return False
-    ref, last_key, answer = _LAST
-    if ref is not None and ref() is df and last_key == tuple(key):
-        return answer
+    with _RECENT_LOCK:
+        for ref, last_key, answer in _RECENT:
+            if ref() is df and last_key == tuple(key):
+                return answer
     keys = df.select(key)
     answer = _hash(keys).n_unique() != df.height and bool(keys.is_duplicated().any())
-    _LAST[:] = [weakref.ref(df), tuple(key), answer]
+    with _RECENT_LOCK:
+        _RECENT[:] = [(weakref.ref(df), tuple(key), answer), *_RECENT[: _RECENT_SIZE - 1]]
     return answer
 
 

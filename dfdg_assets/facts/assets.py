@@ -8,6 +8,7 @@ import polars as pl
 
 from dfdg_assets.core.assets import warehouse_asset
 from dfdg_assets.core.checks import all_month_evaluations
+from dfdg_assets.core.prefetch import prefetched
 from dfdg_assets.core.publishing import month_metadata, publish_months
 from dfdg_assets.core.resources import DataRootResource
 from dfdg_assets.core.weeks import month_of_key
@@ -93,9 +94,8 @@ def _rollout_asset(name: str, deps: list[str], build, schema, cols, group: str):
         months = [m for m in _months(context, data_root) if m not in kept]
         checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
         keep_months(context, data_root, name, kept, cols, checks)
-        yield publish_months(
-            data_root, name, checks.watch(_built(data_root, build, months, cols)), schema, context
-        )
+        frames = prefetched(checks.watch(_built(data_root, build, months, cols)))
+        yield publish_months(data_root, name, frames, schema, context)
         yield from all_month_evaluations(context, name, checks.verdicts())
 
     return _asset
@@ -200,11 +200,18 @@ def bdg_samtale_deltager(context: dg.AssetExecutionContext, data_root: DataRootR
     yield from all_month_evaluations(context, "bdg_samtale_deltager", checks.verdicts())
 
 
-def publish_checked(context, data_root: DataRootResource, name: str, schema, build):
-    """Build, publish and check the run's months one at a time (facts/keys.py)."""
+def publish_checked(
+    context, data_root: DataRootResource, name: str, schema, build, *, overlap: bool = True
+):
+    """Build, publish and check the run's months one at a time (facts/keys.py); with `overlap`
+    the next month is built and key-checked while the current one is written (`prefetched`: the
+    build must not use the run's context)."""
     checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
     frames = ((m, build(m)) for m in (month_of_key(k) for k in context.partition_keys))
-    yield publish_months(data_root, name, checks.watch(frames), schema, context)
+    checked = checks.watch(frames)
+    yield publish_months(
+        data_root, name, prefetched(checked) if overlap else checked, schema, context
+    )
     yield from all_month_evaluations(context, name, checks.verdicts())
 
 

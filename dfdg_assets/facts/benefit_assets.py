@@ -105,7 +105,8 @@ def fct_befolkning_16_66(context: dg.AssetExecutionContext, data_root: DataRootR
             .collect()
         )
 
-    yield from publish_checked(context, data_root, name, POP_SCHEMA, build)
+    # its build logs through the run's context: not in a second thread
+    yield from publish_checked(context, data_root, name, POP_SCHEMA, build, overlap=False)
     for m in months:
         if wh.has(raw_table("borger"), m):
             month_sources.record(wh, name, m, sources[m])
