@@ -229,4 +229,5 @@ def test_endtoend_bench_runs_the_whole_operation(tmp_path):
     assert r["history"]["deliveries"] == 12 and r["refresh_last"]["deliveries"] == 1
     assert r["refresh_12th"]["deliveries"] == 1 and not r["history"]["failed"]
     assert r["refresh_ratio"] > 0 and r["copy_floor"]["wall_s"] > 0
-    assert all(r["queries"][q]["rows"] > 0 for q in ("readme_dfdg", "alle_kommuner_maaned"))
+    queries = ("readme_dfdg", "readme_ydelsesaktivitet", "alle_kommuner_maaned")
+    assert all(r["queries"][q]["rows"] > 0 for q in queries)

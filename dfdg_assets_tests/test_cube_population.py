@@ -168,3 +168,58 @@ def test_catalogue_shows_the_population_only_when_it_holds_every_month(generated
     from dfdg_assets.cubes.query import query_dfdg
 
     assert_frame_equal(query_dfdg(root, ["antal_borgere"], ["maaned"]), before)
+
+
+# ---------------------------------------------------------------- citizens by benefit
+BENEFIT_QUERIES = [
+    {"measures": ["antal_borgere"], "by": ["maaned", "beskaeftigelsesydelse"], "fra": "2020-01"},
+    {"measures": ["antal_borgere"], "by": ["uge"]},
+    {"measures": ["antal_borgere"], "by": ["beskaeftigelsesydelse"], "til": "2020-06"},
+    {
+        "measures": ["antal_borgere", "gns_refusionsprocent"],
+        "by": ["maaned", "beskaeftigelsesydelse"],
+    },
+    {
+        "measures": ["antal_borgere"],
+        "by": ["maaned"],
+        "where": {"beskaeftigelsesydelse": ["Kontanthjælp", "Uden ydelse i YR"]},
+    },
+]
+
+
+def _benefit_answer(root, *, benefit_weeks: bool, **kw) -> tuple[pl.DataFrame, str]:
+    con, _ = open_catalogue(root)
+    try:
+        plan = plan_query(con, cube="ydelsesaktivitet", **kw)
+        plan.population = False  # the monthly population table is another test's business
+        plan.benefit_weeks = benefit_weeks
+        sql, params = dfdg_sql(plan)
+        df = pl.DataFrame(con.sql(sql, params=params)).select([*plan.by, *plan.measures])
+        return df, sql
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("query", BENEFIT_QUERIES, ids=lambda q: ",".join(q["by"]))
+def test_citizens_by_benefit_read_the_benefit_weeks_with_the_same_answer(generated_loaded, query):
+    via_benefit_weeks, sql = _benefit_answer(generated_loaded.root, benefit_weeks=True, **query)
+    via_weekly_facts, sql_facts = _benefit_answer(
+        generated_loaded.root, benefit_weeks=False, **query
+    )
+    assert "fct_visitation_uge" not in sql and "fct_aktivitet_uge" not in sql
+    assert "fct_visitation_uge" in sql_facts
+    assert via_benefit_weeks.height > 0 and via_benefit_weeks["antal_borgere"].sum() > 0
+    assert_frame_equal(via_benefit_weeks, via_weekly_facts)
+
+
+def test_citizens_by_benefit_and_municipality_or_course_join_the_weekly_facts(generated_loaded):
+    for kw in (
+        {"by": ["maaned", "beskaeftigelsesydelse"], "kommune": SAMPLE_KOMMUNER[0]},
+        {"by": ["beskaeftigelsesydelse", "kommunekode"]},
+        {"by": ["beskaeftigelsesydelse", "visitationskategori"]},
+        {"by": ["beskaeftigelsesydelse", "kvartal"]},
+    ):
+        _, sql = _benefit_answer(
+            generated_loaded.root, benefit_weeks=True, measures=["antal_borgere"], **kw
+        )
+        assert "fct_visitation_uge" in sql or "fct_aktivitet_uge" in sql, kw

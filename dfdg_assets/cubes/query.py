@@ -78,12 +78,18 @@ __all__ = [
 #: The DFDG population by month and municipality (fct_borger_maaned): `antal_borgere` by time
 #: (month or coarser) and municipality attributes only reads it instead of the weekly facts.
 POPULATION = "population"
+#: The DFDG citizen-weeks with their YR benefit(s) (fct_borger_ydelse_uge, R8): `antal_borgere`
+#: of the ydelsesaktivitet cube by week, month and benefit only reads it instead of joining the
+#: weekly facts to it (its citizen-weeks are the population's, built from the same facts).
+BENEFIT_WEEKS = "benefit_weeks"
+BENEFIT_WEEK_ATTRIBUTES = frozenset({"uge", "maaned", "beskaeftigelsesydelse"})
 FACT_TABLES = {
     COURSE: "fct_visitation_uge",
     ACTIVITY: "fct_aktivitet_uge",
     CONVERSATION: "fct_samtale_uge",
     YR: "stg_ydelse",
     POPULATION: "fct_borger_maaned",
+    BENEFIT_WEEKS: "fct_borger_ydelse_uge",
 }
 DISTINCT_CITIZENS = "count(DISTINCT r._borger)"
 POPULATION_ATTRIBUTES = frozenset({"maaned", "kvartal", "aar", *KOMMUNE_ATTRIBUTES})
@@ -173,6 +179,7 @@ class Plan:
     til: str | None = None
     cube: str = "dfdg"
     population: bool = False  # the catalogue holds fct_borger_maaned for every rolled-out month
+    benefit_weeks: bool = True  # citizens by week, month and benefit read fct_borger_ydelse_uge
 
     def attribute(self, name: str) -> Attribute:
         return CUBES[self.cube].attributes[name]
@@ -189,7 +196,7 @@ class Plan:
 
 def _attribute_sql(name: str, params: Params, kind: str | None = None) -> tuple[str, str | None]:
     """The expression showing an attribute on a fact row `f` of `kind`, and the join it needs."""
-    if name == "beskaeftigelsesydelse" and kind != YR:  # the citizen-week's benefit(s)
+    if name == "beskaeftigelsesydelse" and kind not in (YR, BENEFIT_WEEKS):  # the week's benefit(s)
         return "y.beskaeftigelsesydelse", "ydelse"
     if name in ROLE_COLUMNS:
         col = ROLE_COLUMNS[name]
@@ -316,6 +323,18 @@ def _citizens_sql(plan: Plan, params: Params) -> str:
         count = "count(*)" if "maaned" in plan.by and one_municipality else DISTINCT_CITIZENS
         return template("cube_citizens").format(
             groups=_groups(plan.by, "r"), rows=rows, count=count
+        )
+    if (
+        plan.cube == "ydelsesaktivitet"
+        and plan.benefit_weeks
+        and plan.kommuner is None
+        and names <= BENEFIT_WEEK_ATTRIBUTES
+    ):
+        # every row is a citizen-week of the population (a course or an activity in force) with
+        # one of its benefits: the join of the weekly facts to it gives the same citizens
+        rows = _indent(_rows(plan, params, BENEFIT_WEEKS, {"_borger": "f.borger_key"}, plan.by), 4)
+        return template("cube_citizens").format(
+            groups=_groups(plan.by, "r"), rows=rows, count=DISTINCT_CITIZENS
         )
     kinds = [COURSE] if course else [ACTIVITY] if activity else [COURSE, ACTIVITY]
     rows = "\n    UNION ALL\n".join(
