@@ -118,12 +118,17 @@ def test_month_by_month_merges_and_equals_the_full_build(inbox, tmp_path):
     assert wh.read("stg_samtale_deltager").height > 0
 
 
-def test_a_corrected_month_rebuilds_from_all_history(inbox, tmp_path):
+def _built_through(inbox, tmp_path, months: int):
+    """A data root with the first `months` deliveries ingested and built one at a time."""
     root = DataRootResource(root=str(tmp_path / "data"))
-    wh = root.warehouse
-    for month in MONTHS[:3]:
-        _ingest(wh, inbox, month)
+    for month in MONTHS[:months]:
+        _ingest(root.warehouse, inbox, month)
         _build(root)
+    return root, root.warehouse
+
+
+def test_a_corrected_month_rebuilds_from_all_history(inbox, tmp_path):
+    root, wh = _built_through(inbox, tmp_path, 3)
     # the November delivery again (a correction): a source month changed -> full build
     _ingest(wh, inbox, MONTHS[1])
     assert set(_build(root).values()) == {"full"}
@@ -211,11 +216,7 @@ def test_the_full_build_reads_months_newest_first_with_the_same_rows(inbox, tmp_
 def test_a_visitation_resent_for_another_citizen_rebuilds_both_chains(inbox, tmp_path):
     """R3 moves a re-sent visitation to its new citizen: the course chain of the citizen who had
     it must be built again too, or the merge keeps a course the full build no longer has."""
-    root = DataRootResource(root=str(tmp_path / "data"))
-    wh = root.warehouse
-    for month in MONTHS[:2]:
-        _ingest(wh, inbox, month)
-        _build(root)
+    root, wh = _built_through(inbox, tmp_path, 2)
     _ingest(wh, inbox, MONTHS[2])
     first = wh.read(raw_table("visitation"), [MONTHS[0]])
     new = wh.read(raw_table("visitation"), [MONTHS[2]])
@@ -232,11 +233,7 @@ def test_a_merge_rewrites_only_the_segments_its_records_fall_in(inbox, tmp_path)
     """The record tables are stored by the month of each record's date: a new month rewrites
     the segments holding its records (new ones, or earlier versions of them), and every other
     segment keeps its version file."""
-    root = DataRootResource(root=str(tmp_path / "data"))
-    wh = root.warehouse
-    for month in MONTHS[:2]:
-        _ingest(wh, inbox, month)
-        _build(root)
+    root, wh = _built_through(inbox, tmp_path, 2)
     before = {t: increments.table_versions(wh, t) for t in (f"stg_{n}" for n in RECORDS)}
     _ingest(wh, inbox, MONTHS[2])
     assert _build(root)["stg_aktivitet"] == MONTHS[2]
@@ -256,11 +253,7 @@ def test_a_merge_rewrites_only_the_segments_its_records_fall_in(inbox, tmp_path)
 
 
 def test_a_corrected_date_moves_the_record_to_its_new_segment(inbox, tmp_path):
-    root = DataRootResource(root=str(tmp_path / "data"))
-    wh = root.warehouse
-    for month in MONTHS[:2]:
-        _ingest(wh, inbox, month)
-        _build(root)
+    root, wh = _built_through(inbox, tmp_path, 2)
     _ingest(wh, inbox, MONTHS[2])
     old = wh.read(raw_table("aktivitet"), [MONTHS[0]]).head(1)
     moved = old.with_columns(

@@ -12,6 +12,13 @@ from dfdg_assets.core.keysets import has_duplicates
 from dfdg_assets.core.prefetch import prefetched
 
 
+def _counted(n: int, produced: list[int]):
+    """0..n-1, each noted in `produced` as it is produced."""
+    for i in range(n):
+        produced.append(i)
+        yield i
+
+
 def test_items_in_order_and_produced_in_another_thread():
     threads: list[str] = []
 
@@ -26,13 +33,7 @@ def test_items_in_order_and_produced_in_another_thread():
 
 def test_the_next_item_is_under_way_while_the_caller_holds_one_and_no_further():
     started: list[int] = []
-
-    def produce():
-        for i in range(10):
-            started.append(i)
-            yield i
-
-    it = prefetched(produce())
+    it = prefetched(_counted(10, started))
     assert next(it) == 0
     assert next(it) == 1
     # the caller holds 1; 2 is (being) produced, never 3 before 2 is taken
@@ -59,14 +60,8 @@ def test_an_empty_source():
 
 def test_the_caller_stopping_on_an_error_stops_the_producer():
     produced: list[int] = []
-
-    def produce():
-        for i in range(100):
-            produced.append(i)
-            yield i
-
     with pytest.raises(RuntimeError):
-        for x in prefetched(produce()):
+        for x in prefetched(_counted(100, produced)):
             if x == 3:
                 raise RuntimeError("skrivning fejlede")
     assert max(produced) <= 4
