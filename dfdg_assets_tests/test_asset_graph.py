@@ -35,6 +35,7 @@ GRAPH = [
     ("fct_aktivitet_uge", "facts", ["fremmednoegler", "noegle_unik"]),
     ("fct_befolkning_16_66", "facts", ["fremmednoegler", "noegle_unik"]),
     ("fct_borger_maaned", "facts", ["noegle_unik"]),
+    ("fct_borger_ydelse_maaned", "facts", ["noegle_unik"]),
     ("fct_borger_ydelse_uge", "facts", ["fremmednoegler", "noegle_unik"]),
     ("fct_samtale_uge", "facts", ["fremmednoegler", "noegle_unik"]),
     ("fct_visitation_uge", "facts", ["fremmednoegler", "noegle_unik"]),

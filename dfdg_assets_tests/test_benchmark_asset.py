@@ -80,6 +80,7 @@ def test_published_months_pass_the_blocking_check(loaded):
         ("cube_benchmark", "afsloeringskontrol"): dict.fromkeys(["2020-01-01", "2020-02-01"], True),
         ("dim_tid_uge", "noegle_unik"): dict.fromkeys(months, True),
         ("fct_borger_maaned", "noegle_unik"): dict.fromkeys(months, True),
+        ("fct_borger_ydelse_maaned", "noegle_unik"): dict.fromkeys(months, True),
         **{
             (f, c): dict.fromkeys(months, True)
             for f in monthly

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 
 from dfdg_assets.cubes.query import dfdg_sql, plan_query
 from dfdg_assets.cubes.shared import catalogue_names, open_catalogue
-from dfdg_assets.rules.benefits import population_months
+from dfdg_assets.rules.benefits import citizen_month_benefits, population_months
 from dfdg_assets.storage import Warehouse
 from dfdg_assets_tests.conftest import SAMPLE_KOMMUNER, clone_root
 
@@ -74,6 +74,43 @@ def test_population_months_count_the_citizens_of_the_weeks(courses, activities):
     assert pop.select("kommunekode", "borger_key", "maaned").is_duplicated().sum() == 0
     for by in ([], ["maaned"], ["maaned", "kommunekode"], ["kvartal"], ["aar", "kommunekode"]):
         assert _distinct(pop, by) == _distinct(weeks, by), by
+
+
+_benefit_row = st.tuples(
+    st.integers(1, 6),
+    st.sampled_from(list(WEEKS)),
+    st.sampled_from(["Kontanthjælp", "A-dagpenge", "Uden ydelse i YR"]),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_benefit_row, max_size=30, unique=True))
+def test_citizen_month_benefits_count_the_citizens_of_the_weeks(rows):
+    weeks = pl.DataFrame(
+        {
+            "borger_key": [r[0] for r in rows],
+            "uge": [r[1] for r in rows],
+            "maaned": [WEEKS[r[1]][0] for r in rows],
+            "beskaeftigelsesydelse": [r[2] for r in rows],
+        },
+        schema={
+            "borger_key": pl.Int64,
+            "uge": pl.String,
+            "maaned": pl.String,
+            "beskaeftigelsesydelse": pl.String,
+        },
+    )
+    months = citizen_month_benefits(weeks.lazy()).collect()
+    assert months.select("borger_key", "maaned", "beskaeftigelsesydelse").is_duplicated().sum() == 0
+    assert months.equals(months.sort("maaned", "beskaeftigelsesydelse", "borger_key"))
+    for by in ([], ["maaned"], ["beskaeftigelsesydelse"], ["maaned", "beskaeftigelsesydelse"]):
+        assert _distinct(months, by) == _distinct(weeks, by), by
+    by_rows = (
+        months.group_by("maaned", "beskaeftigelsesydelse")
+        .len()
+        .sort("maaned", "beskaeftigelsesydelse")
+    )
+    assert by_rows.rows() == _distinct(weeks, ["maaned", "beskaeftigelsesydelse"])
 
 
 # ---------------------------------------------------------------- both query paths
@@ -173,7 +210,6 @@ def test_catalogue_shows_the_population_only_when_it_holds_every_month(generated
 # ---------------------------------------------------------------- citizens by benefit
 BENEFIT_QUERIES = [
     {"measures": ["antal_borgere"], "by": ["maaned", "beskaeftigelsesydelse"], "fra": "2020-01"},
-    {"measures": ["antal_borgere"], "by": ["uge"]},
     {"measures": ["antal_borgere"], "by": ["beskaeftigelsesydelse"], "til": "2020-06"},
     {
         "measures": ["antal_borgere", "gns_refusionsprocent"],
@@ -184,15 +220,24 @@ BENEFIT_QUERIES = [
         "by": ["maaned"],
         "where": {"beskaeftigelsesydelse": ["Kontanthjælp", "Uden ydelse i YR"]},
     },
+    {"measures": ["antal_borgere"], "by": []},
+    {"measures": ["antal_borgere"], "by": ["uge"]},
 ]
+#: the table each way reads the citizens from
+PATHS = {
+    "months": "fct_borger_ydelse_maaned",
+    "weeks": "fct_borger_ydelse_uge",
+    "facts": "fct_visitation_uge",
+}
 
 
-def _benefit_answer(root, *, benefit_weeks: bool, **kw) -> tuple[pl.DataFrame, str]:
+def _benefit_answer(root, path: str, **kw) -> tuple[pl.DataFrame, str]:
     con, _ = open_catalogue(root)
     try:
         plan = plan_query(con, cube="ydelsesaktivitet", **kw)
         plan.population = False  # the monthly population table is another test's business
-        plan.benefit_weeks = benefit_weeks
+        plan.benefit_months = path == "months"
+        plan.benefit_weeks = path != "facts"
         sql, params = dfdg_sql(plan)
         df = pl.DataFrame(con.sql(sql, params=params)).select([*plan.by, *plan.measures])
         return df, sql
@@ -200,16 +245,33 @@ def _benefit_answer(root, *, benefit_weeks: bool, **kw) -> tuple[pl.DataFrame, s
         con.close()
 
 
-@pytest.mark.parametrize("query", BENEFIT_QUERIES, ids=lambda q: ",".join(q["by"]))
-def test_citizens_by_benefit_read_the_benefit_weeks_with_the_same_answer(generated_loaded, query):
-    via_benefit_weeks, sql = _benefit_answer(generated_loaded.root, benefit_weeks=True, **query)
-    via_weekly_facts, sql_facts = _benefit_answer(
-        generated_loaded.root, benefit_weeks=False, **query
-    )
-    assert "fct_visitation_uge" not in sql and "fct_aktivitet_uge" not in sql
-    assert "fct_visitation_uge" in sql_facts
-    assert via_benefit_weeks.height > 0 and via_benefit_weeks["antal_borgere"].sum() > 0
-    assert_frame_equal(via_benefit_weeks, via_weekly_facts)
+@pytest.mark.parametrize("query", BENEFIT_QUERIES, ids=lambda q: ",".join(q["by"]) or "total")
+def test_citizens_by_benefit_from_the_benefit_tables_as_from_the_weekly_facts(
+    generated_loaded, query
+):
+    root = generated_loaded.root
+    assert "fct_borger_ydelse_maaned" in catalogue_names(open_catalogue(root)[0])
+    via_facts, sql = _benefit_answer(root, "facts", **query)
+    assert PATHS["facts"] in sql
+    assert via_facts.height > 0 and via_facts["antal_borgere"].sum() > 0
+    for path in ("weeks", "months"):
+        answer, sql = _benefit_answer(root, path, **query)
+        expected = PATHS["weeks"] if path == "months" and "uge" in query["by"] else PATHS[path]
+        assert expected in sql and "fct_visitation_uge" not in sql, (path, query)
+        assert_frame_equal(answer, via_facts)
+
+
+def test_citizens_by_month_and_benefit_are_rows_of_the_monthly_table(generated_loaded):
+    sql = _benefit_answer(
+        generated_loaded.root, "months", measures=["antal_borgere"],
+        by=["maaned", "beskaeftigelsesydelse"],
+    )[1]  # fmt: skip
+    assert "count(*) AS antal_borgere" in sql
+    # a citizen with two benefits in a month is one citizen of the month
+    sql = _benefit_answer(
+        generated_loaded.root, "months", measures=["antal_borgere"], by=["maaned"]
+    )[1]
+    assert "count(DISTINCT" in sql
 
 
 def test_citizens_by_benefit_and_municipality_or_course_join_the_weekly_facts(generated_loaded):
@@ -219,7 +281,5 @@ def test_citizens_by_benefit_and_municipality_or_course_join_the_weekly_facts(ge
         {"by": ["beskaeftigelsesydelse", "visitationskategori"]},
         {"by": ["beskaeftigelsesydelse", "kvartal"]},
     ):
-        _, sql = _benefit_answer(
-            generated_loaded.root, benefit_weeks=True, measures=["antal_borgere"], **kw
-        )
+        _, sql = _benefit_answer(generated_loaded.root, "months", measures=["antal_borgere"], **kw)
         assert "fct_visitation_uge" in sql or "fct_aktivitet_uge" in sql, kw

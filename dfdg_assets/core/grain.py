@@ -27,6 +27,7 @@ GRAIN: dict[str, str] = {
     "dim_uddannelse": "one row per education code and type (AMU and DUN merged), unknown codes flagged",
     "dim_borger": "one row per citizen: surrogate key, CPR, name (the only table with CPR and name)",
     "fct_borger_ydelse_uge": "one row per DFDG citizen-week (course or activity in force) and benefit; 'Uden ydelse i YR' without a YR row (R8)",
+    "fct_borger_ydelse_maaned": "one row per DFDG citizen, month and benefit: the citizen has a citizen-week of the month with that benefit in fct_borger_ydelse_uge (antal_borgere by month and benefit reads it)",
     "fct_befolkning_16_66": "one row per municipality: residents aged 16-66 on the month's last day (R9); no rows for a month without its delivery",
     "fct_visitation_uge": "one row per visitation course and ISO week in force (R5); partition M = weeks whose Sunday is in M",
     "fct_aktivitet_uge": "one row per activity and ISO week in force (R6), with the days of the activity in the week",

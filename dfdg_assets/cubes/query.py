@@ -83,6 +83,10 @@ POPULATION = "population"
 #: weekly facts to it (its citizen-weeks are the population's, built from the same facts).
 BENEFIT_WEEKS = "benefit_weeks"
 BENEFIT_WEEK_ATTRIBUTES = frozenset({"uge", "maaned", "beskaeftigelsesydelse"})
+#: The same by month (fct_borger_ydelse_maaned: one row per citizen, month and benefit), read
+#: when no attribute is finer than the month.
+BENEFIT_MONTHS = "benefit_months"
+BENEFIT_MONTH_ATTRIBUTES = frozenset({"maaned", "beskaeftigelsesydelse"})
 FACT_TABLES = {
     COURSE: "fct_visitation_uge",
     ACTIVITY: "fct_aktivitet_uge",
@@ -90,6 +94,7 @@ FACT_TABLES = {
     YR: "stg_ydelse",
     POPULATION: "fct_borger_maaned",
     BENEFIT_WEEKS: "fct_borger_ydelse_uge",
+    BENEFIT_MONTHS: "fct_borger_ydelse_maaned",
 }
 DISTINCT_CITIZENS = "count(DISTINCT r._borger)"
 POPULATION_ATTRIBUTES = frozenset({"maaned", "kvartal", "aar", *KOMMUNE_ATTRIBUTES})
@@ -180,6 +185,7 @@ class Plan:
     cube: str = "dfdg"
     population: bool = False  # the catalogue holds fct_borger_maaned for every rolled-out month
     benefit_weeks: bool = True  # citizens by week, month and benefit read fct_borger_ydelse_uge
+    benefit_months: bool = False  # the catalogue holds fct_borger_ydelse_maaned for every month
 
     def attribute(self, name: str) -> Attribute:
         return CUBES[self.cube].attributes[name]
@@ -196,7 +202,8 @@ class Plan:
 
 def _attribute_sql(name: str, params: Params, kind: str | None = None) -> tuple[str, str | None]:
     """The expression showing an attribute on a fact row `f` of `kind`, and the join it needs."""
-    if name == "beskaeftigelsesydelse" and kind not in (YR, BENEFIT_WEEKS):  # the week's benefit(s)
+    if name == "beskaeftigelsesydelse" and kind not in (YR, BENEFIT_WEEKS, BENEFIT_MONTHS):
+        # the citizen-week's benefit(s)
         return "y.beskaeftigelsesydelse", "ydelse"
     if name in ROLE_COLUMNS:
         col = ROLE_COLUMNS[name]
@@ -324,12 +331,16 @@ def _citizens_sql(plan: Plan, params: Params) -> str:
         return template("cube_citizens").format(
             groups=_groups(plan.by, "r"), rows=rows, count=count
         )
-    if (
-        plan.cube == "ydelsesaktivitet"
-        and plan.benefit_weeks
-        and plan.kommuner is None
-        and names <= BENEFIT_WEEK_ATTRIBUTES
-    ):
+    benefit = plan.cube == "ydelsesaktivitet" and plan.kommuner is None
+    if benefit and plan.benefit_months and names <= BENEFIT_MONTH_ATTRIBUTES:
+        # one row per citizen, month and benefit: a group of one month and one benefit holds
+        # each citizen once, so its rows are its citizens
+        rows = _indent(_rows(plan, params, BENEFIT_MONTHS, {"_borger": "f.borger_key"}, plan.by), 4)
+        count = "count(*)" if set(plan.by) >= BENEFIT_MONTH_ATTRIBUTES else DISTINCT_CITIZENS
+        return template("cube_citizens").format(
+            groups=_groups(plan.by, "r"), rows=rows, count=count
+        )
+    if benefit and plan.benefit_weeks and names <= BENEFIT_WEEK_ATTRIBUTES:
         # every row is a citizen-week of the population (a course or an activity in force) with
         # one of its benefits: the join of the weekly facts to it gives the same citizens
         rows = _indent(_rows(plan, params, BENEFIT_WEEKS, {"_borger": "f.borger_key"}, plan.by), 4)
@@ -518,7 +529,9 @@ class CubeQuery:
         con, owned = open_catalogue(catalogue_or_data_root)
         try:
             plan = plan_query(con, measures, by, where, kommune, fra, til, self.cube)
-            plan.population = FACT_TABLES[POPULATION] in catalogue_names(con)
+            names = catalogue_names(con)
+            plan.population = FACT_TABLES[POPULATION] in names
+            plan.benefit_months = FACT_TABLES[BENEFIT_MONTHS] in names
             sql, params = dfdg_sql(plan)
             _require_views(con, sql)
             # through the Arrow C stream interface: no pyarrow import (half a second at start-up)

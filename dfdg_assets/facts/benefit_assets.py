@@ -16,6 +16,7 @@ from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
 from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table
 from dfdg_assets.rules.benefits import (
+    citizen_month_benefits,
     citizen_week_benefits,
     population_16_66,
     population_weeks,
@@ -29,12 +30,22 @@ BENEFIT_WEEK_COLS = {
     "maaned": pl.String(),
     "beskaeftigelsesydelse": pl.String(),
 }
+BENEFIT_MONTH_COLS = {
+    "borger_key": pl.Int64(),
+    "maaned": pl.String(),
+    "beskaeftigelsesydelse": pl.String(),
+}
 POP_COLS = {"kommunekode": pl.Int32(), "antal_borgere_16_66": pl.Int64(), "maaned": pl.String()}
 
 BENEFIT_WEEK_SCHEMA = table_schema(
     "fct_borger_ydelse_uge",
     {c: (t, False) for c, t in BENEFIT_WEEK_COLS.items()},
     unique=["borger_key", "uge", "beskaeftigelsesydelse"],
+)
+BENEFIT_MONTH_SCHEMA = table_schema(
+    "fct_borger_ydelse_maaned",
+    {c: (t, False) for c, t in BENEFIT_MONTH_COLS.items()},
+    unique=KEYS["fct_borger_ydelse_maaned"][0],
 )
 POP_SCHEMA = table_schema(
     "fct_befolkning_16_66", {c: (t, False) for c, t in POP_COLS.items()}, unique=["kommunekode"]
@@ -80,6 +91,22 @@ def fct_borger_ydelse_uge(context: dg.AssetExecutionContext, data_root: DataRoot
     )
 
 
+@_asset("fct_borger_ydelse_maaned", ["fct_borger_ydelse_uge"])
+def fct_borger_ydelse_maaned(context: dg.AssetExecutionContext, data_root: DataRootResource):
+    """The citizens of each benefit by month: the month's citizen-weeks made distinct per
+    citizen and benefit (a few hundred thousand rows a national month against 1.3 million), so
+    `antal_borgere` by month and benefit is a count of rows, not a distinct count of weeks."""
+    wh = data_root.warehouse
+
+    def build(m: str) -> pl.DataFrame:
+        weeks = wh.scan("fct_borger_ydelse_uge", [m], schema=BENEFIT_WEEK_COLS)
+        return citizen_month_benefits(weeks).collect()
+
+    yield from publish_checked(
+        context, data_root, "fct_borger_ydelse_maaned", BENEFIT_MONTH_SCHEMA, build
+    )
+
+
 @_asset("fct_befolkning_16_66", [raw_table("borger")])
 def fct_befolkning_16_66(context: dg.AssetExecutionContext, data_root: DataRootResource):
     """Residents aged 16-66 per municipality, from the month's resident snapshot. A month whose
@@ -114,4 +141,4 @@ def fct_befolkning_16_66(context: dg.AssetExecutionContext, data_root: DataRootR
         context.log.info(f"{kept} af {len(months)} måneder uændrede siden sidst")
 
 
-BENEFIT_FACTS = [fct_borger_ydelse_uge, fct_befolkning_16_66]
+BENEFIT_FACTS = [fct_borger_ydelse_uge, fct_borger_ydelse_maaned, fct_befolkning_16_66]

@@ -64,6 +64,8 @@ KEYS: dict[str, tuple[list[str], list[FK]]] = {
             (["uge"], "dim_tid_uge", ["uge"]),
         ],
     ),
+    # derived from fct_borger_ydelse_uge, whose foreign keys are checked: its key only
+    "fct_borger_ydelse_maaned": (["borger_key", "maaned", "beskaeftigelsesydelse"], []),
     "fct_befolkning_16_66": (
         ["kommunekode"],
         [(["kommunekode"], "dim_kommune", ["kommunekode"])],

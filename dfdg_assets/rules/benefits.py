@@ -89,6 +89,19 @@ def citizen_week_benefits(population: pl.LazyFrame, yr: pl.LazyFrame) -> pl.Lazy
     )
 
 
+def citizen_month_benefits(benefit_weeks: pl.LazyFrame) -> pl.LazyFrame:
+    """The citizens of each benefit by month, from the citizen-week benefits of one or more
+    months (`citizen_week_benefits`): one row per (citizen, month, benefit), sorted.
+
+    A week belongs to one month, so the distinct citizens of a benefit over any set of months are
+    exactly the distinct citizens of its citizen-weeks, and by month they are the rows."""
+    return (
+        benefit_weeks.select("borger_key", "maaned", "beskaeftigelsesydelse")
+        .unique()
+        .sort("maaned", "beskaeftigelsesydelse", "borger_key")
+    )
+
+
 def population_16_66(residents: pl.LazyFrame, month: str) -> pl.LazyFrame:
     """R9: residents of the month's snapshot aged 16..66 on its last day, per municipality.
 

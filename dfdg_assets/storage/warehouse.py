@@ -41,6 +41,7 @@ from dfdg_assets.sql import ident, literal, statement
 #: Tables that summarise others, and the tables whose months they must all hold to be shown.
 DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "fct_borger_maaned": ("fct_visitation_uge", "fct_aktivitet_uge"),
+    "fct_borger_ydelse_maaned": ("fct_borger_ydelse_uge",),
 }
 
 UNPARTITIONED = "alle"
