@@ -101,7 +101,7 @@ def test_every_table_asset_describes_its_columns_and_grain():
         for k in graph.get_all_asset_keys()
         if k.to_user_string()[:4] in ("raw_", "stg_", "dim_", "fct_", "bdg_", "cube")
     ]
-    assert len(tables) == 30
+    assert len(tables) == 31
     for key in tables:
         meta = graph.get(key).metadata
         schema = meta["dagster/column_schema"]
