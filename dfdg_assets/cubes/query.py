@@ -332,20 +332,23 @@ def _citizens_sql(plan: Plan, params: Params) -> str:
             groups=_groups(plan.by, "r"), rows=rows, count=count
         )
     benefit = plan.cube == "ydelsesaktivitet" and plan.kommuner is None
-    if benefit and plan.benefit_months and names <= BENEFIT_MONTH_ATTRIBUTES:
-        # one row per citizen, month and benefit: a group of one month and one benefit holds
-        # each citizen once, so its rows are its citizens
-        rows = _indent(_rows(plan, params, BENEFIT_MONTHS, {"_borger": "f.borger_key"}, plan.by), 4)
-        count = "count(*)" if set(plan.by) >= BENEFIT_MONTH_ATTRIBUTES else DISTINCT_CITIZENS
+    # citizens by benefit from the benefit tables, whose citizen-weeks are the population's (a
+    # course or an activity in force): the join of the weekly facts to them gives the same
+    # citizens. By month and benefit the monthly table's rows are the citizens.
+    kind = (
+        BENEFIT_MONTHS
+        if benefit and plan.benefit_months and names <= BENEFIT_MONTH_ATTRIBUTES
+        else BENEFIT_WEEKS
+        if benefit and plan.benefit_weeks and names <= BENEFIT_WEEK_ATTRIBUTES
+        else None
+    )
+    if kind is not None:
+        rows = _indent(_rows(plan, params, kind, {"_borger": "f.borger_key"}, plan.by), 4)
+        per_row = kind == BENEFIT_MONTHS and set(plan.by) >= BENEFIT_MONTH_ATTRIBUTES
         return template("cube_citizens").format(
-            groups=_groups(plan.by, "r"), rows=rows, count=count
-        )
-    if benefit and plan.benefit_weeks and names <= BENEFIT_WEEK_ATTRIBUTES:
-        # every row is a citizen-week of the population (a course or an activity in force) with
-        # one of its benefits: the join of the weekly facts to it gives the same citizens
-        rows = _indent(_rows(plan, params, BENEFIT_WEEKS, {"_borger": "f.borger_key"}, plan.by), 4)
-        return template("cube_citizens").format(
-            groups=_groups(plan.by, "r"), rows=rows, count=DISTINCT_CITIZENS
+            groups=_groups(plan.by, "r"),
+            rows=rows,
+            count="count(*)" if per_row else DISTINCT_CITIZENS,
         )
     kinds = [COURSE] if course else [ACTIVITY] if activity else [COURSE, ACTIVITY]
     rows = "\n    UNION ALL\n".join(

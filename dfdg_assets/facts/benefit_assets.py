@@ -30,11 +30,7 @@ BENEFIT_WEEK_COLS = {
     "maaned": pl.String(),
     "beskaeftigelsesydelse": pl.String(),
 }
-BENEFIT_MONTH_COLS = {
-    "borger_key": pl.Int64(),
-    "maaned": pl.String(),
-    "beskaeftigelsesydelse": pl.String(),
-}
+BENEFIT_MONTH_COLS = {c: t for c, t in BENEFIT_WEEK_COLS.items() if c != "uge"}
 POP_COLS = {"kommunekode": pl.Int32(), "antal_borgere_16_66": pl.Int64(), "maaned": pl.String()}
 
 BENEFIT_WEEK_SCHEMA = table_schema(
