@@ -1,10 +1,12 @@
 """R3 for YR, R8 (benefits of the DFDG population), R9 (16-66) and the benchmark counts,
-with hand-made rows."""
+with hand-made rows; the week-by-week R8 against the plain rule as a property."""
 
 import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dfdg_assets.core.cpr import birth_date_expr
 from dfdg_assets.rules.benefits import (
@@ -12,6 +14,7 @@ from dfdg_assets.rules.benefits import (
     UDEN_YDELSE,
     benchmark_counts,
     citizen_week_benefits,
+    citizen_week_benefits_sorted,
     current_yr_rows,
     population_16_66,
     population_weeks,
@@ -102,6 +105,37 @@ def test_uden_ydelse_and_two_benefits_in_one_week():
         (2, UDEN_YDELSE),
         (3, UDEN_YDELSE),
     ]  # citizen 9 has a YR row but is outside the DFDG population
+
+
+_WEEKS = ["2020-W01", "2020-W02", "2020-W05"]
+_citizen_week = st.tuples(st.integers(1, 8), st.sampled_from(_WEEKS))
+_yr_row = st.tuples(
+    st.integers(1, 9),
+    st.sampled_from([*_WEEKS, "2020-W09"]),  # a YR week without any population
+    st.sampled_from(["Kontanthjælp", "A-dagpenge", "Tillæg"]),
+)
+
+
+def _frame(rows: list[tuple], cols: list[str]) -> pl.LazyFrame:
+    types = {"borger_key": pl.Int64, "uge": pl.String, "beskaeftigelsesydelse": pl.String}
+    return pl.DataFrame(rows, schema={c: types[c] for c in cols}, orient="row").lazy()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_citizen_week, max_size=20),
+    st.lists(_citizen_week, max_size=20),
+    st.lists(_yr_row, max_size=30),  # repeated rows: several YR rows of one benefit in a week
+)
+def test_week_by_week_benefits_are_the_rule_sorted(courses, activities, yr_rows):
+    courses = _frame(courses, ["borger_key", "uge"])
+    acts = _frame(activities, ["borger_key", "uge"])
+    yr = _frame(yr_rows, ["borger_key", "uge", "beskaeftigelsesydelse"])
+    key = ["borger_key", "uge", "beskaeftigelsesydelse"]
+    expected = (
+        citizen_week_benefits(population_weeks(courses, acts), yr).select(key).sort(key).collect()
+    )
+    assert citizen_week_benefits_sorted(courses, acts, yr).equals(expected)
 
 
 KOMMUNER = pl.DataFrame({"kommunekode": [101, 751], "kommunenavn": ["København", "Aarhus"]})

@@ -17,9 +17,8 @@ from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.raw.ingest import raw_table
 from dfdg_assets.rules.benefits import (
     citizen_month_benefits,
-    citizen_week_benefits,
+    citizen_week_benefits_sorted,
     population_16_66,
-    population_weeks,
 )
 from dfdg_assets.staging.benefits import YDELSE_COLS
 from dfdg_assets.storage import month_sources
@@ -68,17 +67,14 @@ def fct_borger_ydelse_uge(context: dg.AssetExecutionContext, data_root: DataRoot
     wh = data_root.warehouse
 
     def build(m: str) -> pl.DataFrame:
-        pop = population_weeks(
-            wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
-            wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
-        )
-        yr = wh.scan("stg_ydelse", [m], schema=YDELSE_COLS)
         return (
-            citizen_week_benefits(pop, yr)
+            citizen_week_benefits_sorted(
+                wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
+                wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
+                wh.scan("stg_ydelse", [m], schema=YDELSE_COLS),
+            )
             .with_columns(pl.lit(m).alias("maaned"))
             .select(list(BENEFIT_WEEK_COLS))
-            .sort("borger_key", "uge", "beskaeftigelsesydelse")
-            .collect()
         )
 
     build_from = starting_with(YR_FIRST_MONTH, BENEFIT_WEEK_COLS, build)

@@ -89,16 +89,64 @@ def citizen_week_benefits(population: pl.LazyFrame, yr: pl.LazyFrame) -> pl.Lazy
     )
 
 
+def citizen_week_benefits_sorted(
+    course_weeks: pl.LazyFrame, activity_weeks: pl.LazyFrame, yr: pl.LazyFrame
+) -> pl.DataFrame:
+    """`citizen_week_benefits(population_weeks(course_weeks, activity_weeks), yr)`, sorted by
+    citizen, week and benefit: the same rows, computed week by week.
+
+    Within one week the population and the benefits are joined and made distinct on the
+    citizen's integer key alone, and the weeks, each sorted, are put in order by a stable sort
+    on that key: about a third less time for a national month (1.6 million rows) than joining
+    and sorting on (citizen, week text) pairs.
+    """
+    population = pl.concat(
+        [course_weeks.select("borger_key", "uge"), activity_weeks.select("borger_key", "uge")]
+    ).collect()
+    benefits = yr.select("borger_key", "uge", "beskaeftigelsesydelse").collect().lazy()
+    per_week = [
+        population.lazy()
+        .filter(pl.col("uge") == week)
+        .select("borger_key")
+        .unique()
+        .join(
+            benefits.filter(pl.col("uge") == week)
+            .select("borger_key", "beskaeftigelsesydelse")
+            .unique(),
+            on="borger_key",
+            how="left",
+        )
+        .select(
+            "borger_key",
+            pl.lit(week, dtype=pl.String).alias("uge"),
+            pl.col("beskaeftigelsesydelse").fill_null(UDEN_YDELSE),
+        )
+        .sort("borger_key", "beskaeftigelsesydelse")
+        for week in population["uge"].unique().sort()
+    ]
+    if not per_week:
+        return pl.DataFrame(
+            schema={"borger_key": pl.Int64, "uge": pl.String, "beskaeftigelsesydelse": pl.String}
+        )
+    # month-sized frames in memory: the in-memory engine is faster here than streaming
+    weeks = pl.concat(pl.collect_all(per_week, engine="in-memory"))
+    return weeks.sort("borger_key", maintain_order=True)
+
+
 def citizen_month_benefits(benefit_weeks: pl.LazyFrame) -> pl.LazyFrame:
     """The citizens of each benefit by month, from the citizen-week benefits of one or more
     months (`citizen_week_benefits`): one row per (citizen, month, benefit), sorted.
 
     A week belongs to one month, so the distinct citizens of a benefit over any set of months are
     exactly the distinct citizens of its citizen-weeks, and by month they are the rows."""
+    # the citizens of each (month, benefit) made distinct as integers: faster than a `unique()`
+    # over (citizen, month text, benefit text) rows and a sort on all three
     return (
-        benefit_weeks.select("borger_key", "maaned", "beskaeftigelsesydelse")
-        .unique()
-        .sort("maaned", "beskaeftigelsesydelse", "borger_key")
+        benefit_weeks.group_by("maaned", "beskaeftigelsesydelse")
+        .agg(pl.col("borger_key").unique().sort())
+        .sort("maaned", "beskaeftigelsesydelse")
+        .explode("borger_key")
+        .select("borger_key", "maaned", "beskaeftigelsesydelse")
     )
 
 
