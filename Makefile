@@ -33,9 +33,12 @@ demo: sample load
 ui: setup
 	$(BIN)/dfdg ui
 
-# the default suite (fast feedback); the heavier end-to-end tests are marked `slow`
+# the default suite (fast feedback) on one worker per core, each test file kept on one worker
+# (its module fixtures are built once); the heavier end-to-end tests are marked `slow` and run
+# one at a time (they start servers and browsers with their own time limits)
+TEST_WORKERS ?= auto
 test: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow
