@@ -198,6 +198,15 @@ def test_endtoend_reads_the_loaders_own_lines():
     assert _loader_figures("[1/1] 2020-10 AFVIST: fejl")["failed"] is True
 
 
+def test_endtoend_reads_the_ingest_steps_from_the_instance(worked_loaded, tmp_path):
+    from dfdg_assets.perf.endtoend import ingest_steps
+
+    steps = ingest_steps(worked_loaded.root.root)
+    assert {"raw_levering", "stg_visitation", "dim_borger"} <= steps.keys()
+    assert all(v >= 0 for v in steps.values()) and steps["raw_levering"] > 0
+    assert ingest_steps(tmp_path / "tom") == {}  # no ingest run yet
+
+
 def test_endtoend_measures_a_child_process():
     import sys
 
@@ -229,5 +238,7 @@ def test_endtoend_bench_runs_the_whole_operation(tmp_path):
     assert r["history"]["deliveries"] == 12 and r["refresh_last"]["deliveries"] == 1
     assert r["refresh_12th"]["deliveries"] == 1 and not r["history"]["failed"]
     assert r["refresh_ratio"] > 0 and r["copy_floor"]["wall_s"] > 0
+    assert r["refresh_last"]["ingest_steps_s"]["raw_levering"] > 0
+    assert r["raw_ingest_over_floor"] > 0 and "rå indlæsning" in res.stdout
     queries = ("readme_dfdg", "readme_ydelsesaktivitet", "alle_kommuner_maaned")
     assert all(r["queries"][q]["rows"] > 0 for q in queries)
