@@ -243,7 +243,12 @@ def dim_borger(data_root: DataRootResource) -> dg.MaterializeResult:
         lambda months: _dim_borger(wh, months),
         BORGER_SCHEMA,
     )
-    df = wh.read("dim_borger", schema=BORGER_COLS)
+    # the checks and the count need three columns: not the CPR numbers and names
+    df = (
+        wh.scan("dim_borger", schema=BORGER_COLS)
+        .select("borger_key", "kommunekode", "i_folkeregister")
+        .collect()
+    )
     checks = KeyCheck("dim_borger", warehouse_reader(wh))
     checks.add(df)
     meta["uden_for_folkeregister"] = int((~df["i_folkeregister"]).sum())
