@@ -306,6 +306,18 @@ def _indent(sql: str, n: int) -> str:
     return "\n".join(" " * n + line for line in sql.splitlines())
 
 
+def _benefit_table(plan: Plan, names: set[str]) -> str | None:
+    """The benefit table that answers `antal_borgere` of `ydelsesaktivitet` alone (no
+    municipality selected, every attribute in it), or None."""
+    if plan.cube != "ydelsesaktivitet" or plan.kommuner is not None:
+        return None
+    if plan.benefit_months and names <= BENEFIT_MONTH_ATTRIBUTES:
+        return BENEFIT_MONTHS
+    if plan.benefit_weeks and names <= BENEFIT_WEEK_ATTRIBUTES:
+        return BENEFIT_WEEKS
+    return None
+
+
 def _citizens_sql(plan: Plan, params: Params) -> str:
     course, activity = plan.selects(COURSE), plan.selects(ACTIVITY)
     keys = {"_borger": "f.borger_key", "_uge": "f.uge", "_kommune": "f.kommunekode"}
@@ -331,17 +343,10 @@ def _citizens_sql(plan: Plan, params: Params) -> str:
         return template("cube_citizens").format(
             groups=_groups(plan.by, "r"), rows=rows, count=count
         )
-    benefit = plan.cube == "ydelsesaktivitet" and plan.kommuner is None
     # citizens by benefit from the benefit tables, whose citizen-weeks are the population's (a
     # course or an activity in force): the join of the weekly facts to them gives the same
     # citizens. By month and benefit the monthly table's rows are the citizens.
-    kind = (
-        BENEFIT_MONTHS
-        if benefit and plan.benefit_months and names <= BENEFIT_MONTH_ATTRIBUTES
-        else BENEFIT_WEEKS
-        if benefit and plan.benefit_weeks and names <= BENEFIT_WEEK_ATTRIBUTES
-        else None
-    )
+    kind = _benefit_table(plan, names)
     if kind is not None:
         rows = _indent(_rows(plan, params, kind, {"_borger": "f.borger_key"}, plan.by), 4)
         per_row = kind == BENEFIT_MONTHS and set(plan.by) >= BENEFIT_MONTH_ATTRIBUTES
