@@ -1,6 +1,7 @@
 """Monthly partitions kept when their sources did not change (storage/month_sources.py): the
 record's rules, and in the roll-out job the kept months equal a build from scratch."""
 
+import datetime as dt
 import subprocess
 
 import dagster as dg
@@ -200,3 +201,141 @@ def test_a_roll_out_keeps_the_weekly_facts_its_debt_leaves_unchanged(generated_l
     )
     assert outcome.success, outcome.failure
     assert all(wh.current_version("fct_visitation_uge", m) != versions[m] for m in months)
+
+
+def test_a_record_with_content_holds_only_for_the_same_digest(tmp_path):
+    wh = Warehouse(tmp_path / "warehouse")
+    src = {"raw_x": ["2020-01"]}
+    wh.write("raw_x", pl.DataFrame({"a": [1]}), "2020-01")
+    wh.write("t", pl.DataFrame({"b": [1]}), "2020-01")
+    assert month_sources.recorded_content(wh, "t", "2020-01", src) is None  # no record
+    month_sources.record(wh, "t", "2020-01", src, "abc")
+    assert month_sources.recorded_content(wh, "t", "2020-01", src) == "abc"
+    assert month_sources.unchanged(wh, "t", "2020-01", src, "abc")
+    assert not month_sources.unchanged(wh, "t", "2020-01", src, "abd")
+    assert not month_sources.unchanged(wh, "t", "2020-01", src)  # built from content: say which
+    # a source written again: the digest no longer counts
+    wh.write("raw_x", pl.DataFrame({"a": [1]}), "2020-01")
+    assert month_sources.recorded_content(wh, "t", "2020-01", src) is None
+    # a record without content has none to offer
+    month_sources.record(wh, "t", "2020-01", src)
+    assert month_sources.recorded_content(wh, "t", "2020-01", src) is None
+    assert month_sources.unchanged(wh, "t", "2020-01", src)
+
+
+def test_population_fingerprint_is_the_set_of_citizen_weeks():
+    from dfdg_assets.rules.benefits import population_by_week, population_fingerprint
+
+    def digest(courses, acts):
+        frame = lambda rows: pl.LazyFrame(  # noqa: E731
+            rows, schema={"borger_key": pl.Int64, "uge": pl.String}, orient="row"
+        )
+        return population_fingerprint(population_by_week(frame(courses), frame(acts)))
+
+    base = digest([(1, "2020-W02"), (2, "2020-W02")], [(1, "2020-W03")])
+    # the same citizen-weeks in another order, repeated, or from the other source: the same
+    assert base == digest([(2, "2020-W02"), (1, "2020-W02")], [(1, "2020-W03"), (1, "2020-W02")])
+    assert base == digest([], [(1, "2020-W03"), (2, "2020-W02"), (1, "2020-W02")])
+    # a citizen in another week, one more citizen, a week fewer: different
+    assert base != digest([(1, "2020-W02"), (2, "2020-W03")], [(1, "2020-W03")])
+    assert base != digest([(1, "2020-W02"), (2, "2020-W02"), (3, "2020-W02")], [(1, "2020-W03")])
+    assert base != digest([(1, "2020-W02"), (2, "2020-W02")], [])
+    # the keys are not shown: a fixed-size hex digest
+    assert len(base) == 32 and int(base, 16) >= 0
+
+
+def _benefits_as_built(wh: Warehouse, months: list[str]) -> None:
+    """fct_borger_ydelse_uge and _maaned of each month equal a build from the stored facts."""
+    from dfdg_assets.facts.benefit_assets import BENEFIT_MONTH_COLS, BENEFIT_WEEK_COLS
+    from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS, VISITATION_WEEK_COLS
+    from dfdg_assets.rules.benefits import citizen_month_benefits, citizen_week_benefits_sorted
+
+    for m in months:
+        weeks = citizen_week_benefits_sorted(
+            wh.scan("fct_visitation_uge", [m], schema=VISITATION_WEEK_COLS),
+            wh.scan("fct_aktivitet_uge", [m], schema=ACTIVITY_WEEK_COLS),
+            wh.scan("stg_ydelse", [m], schema=YDELSE_COLS),
+        ).with_columns(pl.lit(m).alias("maaned"))
+        stored = wh.read("fct_borger_ydelse_uge", [m], schema=BENEFIT_WEEK_COLS)
+        assert stored.height > 0 and stored.equals(weeks.select(stored.columns)), m
+        by_month = citizen_month_benefits(weeks.lazy()).collect()
+        stored = wh.read("fct_borger_ydelse_maaned", [m], schema=BENEFIT_MONTH_COLS)
+        assert stored.equals(by_month.select(stored.columns)), m
+
+
+def test_rollout_keeps_benefit_months_whose_citizen_weeks_did_not_change(
+    generated_loaded, tmp_path, monkeypatch
+):
+    """fct_borger_ydelse_uge keeps a month whose YR partition and citizen-weeks are as recorded
+    (its activity rows may have been rewritten), fct_borger_ydelse_maaned a month whose weekly
+    partition is; a month whose citizen-weeks changed is built again, and every month equals a
+    build from scratch."""
+    from dfdg_assets.facts.schemas import ACTIVITY_WEEK_COLS
+    from dfdg_assets.rules import benefits as rules_benefits
+
+    subprocess.run(
+        ["cp", "-a", str(generated_loaded.root.root), str(tmp_path / "data")], check=True
+    )
+    root = DataRoot.of(tmp_path / "data")
+    wh = Warehouse(root.warehouse)
+    yr_months = ["2020-01", "2020-02"]
+    tables = ("fct_borger_ydelse_uge", "fct_borger_ydelse_maaned")
+    for m in yr_months:  # the load recorded what each month was built from
+        assert month_sources.recorded_content(wh, "fct_borger_ydelse_uge", m, {"stg_ydelse": [m]})
+        assert month_sources.unchanged(
+            wh, "fct_borger_ydelse_maaned", m, {"fct_borger_ydelse_uge": [m]}
+        )
+
+    # a roll-out that rewrites every weekly fact with the same rows keeps both YR months
+    versions = {(t, m): wh.current_version(t, m) for t in tables for m in yr_months}
+    real = benefit_assets.citizen_week_benefits_of
+
+    def no_build(*_args):
+        raise AssertionError("built although the citizen-weeks did not change")
+
+    monkeypatch.setattr(benefit_assets, "citizen_week_benefits_of", no_build)
+    monkeypatch.setattr(benefit_assets, "citizen_month_benefits", no_build)
+    _rollout(root)
+    assert {k: wh.current_version(*k) for k in versions} == versions
+    assert wh.current_version("fct_aktivitet_uge", "2020-02") is not None
+    _benefits_as_built(wh, yr_months)
+    monkeypatch.setattr(benefit_assets, "citizen_week_benefits_of", real)
+    monkeypatch.setattr(
+        benefit_assets, "citizen_month_benefits", rules_benefits.citizen_month_benefits
+    )
+
+    # a February citizen-week appears (a citizen's activity there is the only one in its week):
+    # February is built again, January is kept
+    acts = wh.read("fct_aktivitet_uge", ["2020-02"], schema=ACTIVITY_WEEK_COLS)
+    assert acts.height
+    weekly = wh.read("fct_borger_ydelse_uge", ["2020-02"])
+    known = set(zip(weekly["borger_key"], weekly["uge"], strict=True))
+    stranger = max(weekly["borger_key"]) + 1
+    assert (stranger, acts["uge"][0]) not in known
+    stg = "stg_aktivitet"
+    part = next(p for p in wh.partitions(stg) if wh.read(stg, [p]).height)
+    rows = wh.read(stg, [part])
+    week = acts["uge"][0]  # YYYY-Www: its Wednesday, a day of that February week
+    day = dt.date.fromisocalendar(int(week[:4]), int(week[6:8]), 3)
+    one = rows.head(1).with_columns(
+        pl.lit(stranger).alias("borger_key"),
+        pl.lit("NY-1").alias("aktivitet_id"),
+        pl.lit(day).alias("startdato"),
+        pl.lit(day).alias("slutdato"),
+    )
+    wh.write(stg, pl.concat([rows, one]), part)
+    _rollout(root)
+    assert (
+        wh.current_version("fct_borger_ydelse_uge", "2020-01")
+        == versions[("fct_borger_ydelse_uge", "2020-01")]
+    )
+    assert (
+        wh.current_version("fct_borger_ydelse_uge", "2020-02")
+        != versions[("fct_borger_ydelse_uge", "2020-02")]
+    )
+    assert (
+        wh.current_version("fct_borger_ydelse_maaned", "2020-02")
+        != versions[("fct_borger_ydelse_maaned", "2020-02")]
+    )
+    assert stranger in wh.read("fct_borger_ydelse_uge", ["2020-02"])["borger_key"].to_list()
+    _benefits_as_built(wh, yr_months)

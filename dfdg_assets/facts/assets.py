@@ -1,7 +1,7 @@
 """Fact assets: the weekly facts are monthly partitions rolled out by the rollout job, a range of
 months in one run, one month at a time to bound memory."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
 import polars as pl
@@ -201,13 +201,24 @@ def bdg_samtale_deltager(context: dg.AssetExecutionContext, data_root: DataRootR
 
 
 def publish_checked(
-    context, data_root: DataRootResource, name: str, schema, build, *, overlap: bool = True
+    context,
+    data_root: DataRootResource,
+    name: str,
+    schema,
+    build,
+    *,
+    overlap: bool = True,
+    kept: Sequence[str] = (),
+    cols=None,
 ):
     """Build, publish and check the run's months one at a time (facts/keys.py); with `overlap`
     the next month is built and key-checked while the current one is written (`prefetched`: the
-    build must not use the run's context)."""
+    build must not use the run's context). Months in `kept` stand as stored (`keep_months`,
+    read with the columns `cols`): checked, not built or written again."""
     checks = KeyCheck(name, warehouse_reader(data_root.warehouse))
-    frames = ((m, build(m)) for m in (month_of_key(k) for k in context.partition_keys))
+    keep_months(context, data_root, name, kept, cols, checks)
+    months = [m for m in (month_of_key(k) for k in context.partition_keys) if m not in kept]
+    frames = ((m, build(m)) for m in months)
     checked = checks.watch(frames)
     yield publish_months(
         data_root, name, prefetched(checked) if overlap else checked, schema, context

@@ -11,6 +11,12 @@ count), `fct_befolkning_16_66` (98 rows a month, checked per month) reads them i
 computing them again; anything else (no record, a changed, new or deleted source, a table
 partition written since) builds.
 
+A table built from a part of a source that is rewritten on every roll-out records a digest of
+that part as well (`content`): `fct_borger_ydelse_uge` of M reads, of the month's weekly facts,
+only which citizens are in which week, and most months of a refresh keep exactly the same
+citizen-weeks although their activity rows changed. Such a month is kept when the digest it was
+built from equals the digest now (`recorded_content`).
+
 The record is written after the partition: a kill in between leaves a record naming the former
 partition version, which means "build".
 """
@@ -39,32 +45,60 @@ def _record_file(wh: Warehouse, table: str, month: str):
     return wh.path / STATE_DIR / table / f"{month}.json"
 
 
-def _state(wh: Warehouse, table: str, month: str, sources: Sources) -> dict:
-    return {
+def _state(
+    wh: Warehouse, table: str, month: str, sources: Sources, content: str | None = None
+) -> dict:
+    state: dict = {
         "tabel": _version(wh, table, month),
         "kilder": {
             s: {p: _version(wh, s, p) for p in sorted(ps)} for s, ps in sorted(sources.items())
         },
     }
+    if content is not None:
+        state["indhold"] = content
+    return state
 
 
-def unchanged(wh: Warehouse, table: str, month: str, sources: Sources) -> bool:
-    """True when the stored partition of `month` was built from exactly these source versions."""
+def _recorded(wh: Warehouse, table: str, month: str, sources: Sources) -> dict | None:
+    """The month's record when the stored partition and every source are the versions it names."""
     try:
         recorded = json.loads(_record_file(wh, table, month).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return None
+    if not isinstance(recorded, dict):
+        return None
     now = _state(wh, table, month, sources)
     if now["tabel"] is None or any(v is None for ps in now["kilder"].values() for v in ps.values()):
-        return False
-    return recorded == now
+        return None
+    same = recorded.get("tabel") == now["tabel"] and recorded.get("kilder") == now["kilder"]
+    return recorded if same else None
 
 
-def record(wh: Warehouse, table: str, month: str, sources: Sources) -> None:
-    """Record that the current partition of `month` was built from the current `sources`."""
+def unchanged(
+    wh: Warehouse, table: str, month: str, sources: Sources, content: str | None = None
+) -> bool:
+    """True when the stored partition of `month` was built from exactly these source versions
+    (and, when given, from content with this digest)."""
+    recorded = _recorded(wh, table, month, sources)
+    return recorded is not None and recorded.get("indhold") == content
+
+
+def recorded_content(wh: Warehouse, table: str, month: str, sources: Sources) -> str | None:
+    """The content digest the stored partition of `month` was built from, when it and these
+    sources are still the versions its record names (None: build)."""
+    recorded = _recorded(wh, table, month, sources)
+    content = recorded.get("indhold") if recorded else None
+    return content if isinstance(content, str) else None
+
+
+def record(
+    wh: Warehouse, table: str, month: str, sources: Sources, content: str | None = None
+) -> None:
+    """Record that the current partition of `month` was built from the current `sources` (and
+    from content with the digest `content`)."""
     f = _record_file(wh, table, month)
     f.parent.mkdir(parents=True, exist_ok=True)
-    _write_json_atomic(f, _state(wh, table, month, sources))
+    _write_json_atomic(f, _state(wh, table, month, sources, content))
 
 
 def kept(context, wh: Warehouse, table: str, months: Sequence[str]) -> None:
