@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-import numpy as np
 import polars as pl
 
 
@@ -93,6 +92,8 @@ def surrogate_keys(cprs: pl.Series, secret: bytes) -> pl.Series:
     Deterministic for a given warehouse secret, so the same citizen gets the same key on every
     load path; not reversible without the secret.
     """
+    import numpy as np  # here, not at the top: a `dfdg query` process never needs numpy
+
     uniq = cprs.unique()
     # the keyed state is set up once and copied per number (the key block is hashed once), and
     # the digests are read as big-endian integers in one pass: the same keys, 2-3x faster
