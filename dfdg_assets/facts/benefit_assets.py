@@ -87,8 +87,10 @@ def fct_borger_ydelse_uge(context: dg.AssetExecutionContext, data_root: DataRoot
 
     def unchanged(m: str) -> bool:
         recorded = month_sources.recorded_content(wh, name, m, sources[m])
-        if recorded is None or m < YR_FIRST_MONTH:
-            return recorded is not None and recorded == _BEFORE_YR
+        if recorded is None:
+            return False
+        if m < YR_FIRST_MONTH:
+            return recorded == _BEFORE_YR
         by_week = population(m)
         if recorded == population_fingerprint(by_week):
             return True
