@@ -66,11 +66,18 @@ def _random_month(rng: np.random.Generator, month: str, n: int) -> dict[str, pl.
             "beskaeftigelsesydelse": rng.choice(["Kontanthjælp", "A-dagpenge", "SU"], size=n),
         }
     )
+    # an activity is one citizen's, of one type (fct_aktivitet_uge holds one version of each
+    # aktivitet_id, R3), in force in one or more weeks
+    pool = n // 2 + 1
+    owner = rng.choice(citizens, size=pool)
+    kind = rng.choice(["Mentor", "Nytteindsats", "Praktik"], size=pool)
+    which = rng.integers(0, pool, size=n)
     acts = pl.DataFrame(
         {
-            **pick(n),
-            "aktivitet_id": [f"A{i}" for i in rng.integers(0, n // 2 + 1, size=n)],
-            "aktiveringstype": rng.choice(["Mentor", "Nytteindsats", "Praktik"], size=n),
+            "borger_key": owner[which],
+            "uge": rng.choice(weeks, size=n),
+            "aktivitet_id": [f"A{i}" for i in which],
+            "aktiveringstype": kind[which],
         }
     )
     courses = pl.DataFrame(

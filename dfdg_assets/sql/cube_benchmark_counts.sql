@@ -79,20 +79,30 @@ citizens AS (
     JOIN type_weeks AS t ON t.borger_key = w.borger_key AND (w.uger & t.uger) <> 0
     GROUP BY ALL
 ),
--- the activities in force in a week of a group, and the activity types' own groups
-active AS (
-    SELECT m.kommunekode, m.b, m.v, a.aktivitet_id
+-- the activities in force in a week of a group, and the activity types' own groups. An activity
+-- is one citizen's (fct_aktivitet_uge holds one version of each aktivitet_id, R3) and a group
+-- holds a citizen once, so every (group, activity) pair is one row: counted, not made distinct.
+-- Hele landet takes the citizen's weeks across the paying municipalities (national).
+activities AS (
+    SELECT m.kommunekode, m.b, m.v, count(*) AS forloeb
     FROM members AS m
     JOIN acts AS a ON a.borger_key = m.borger_key AND (m.uger & a.uger) <> 0
+    GROUP BY ALL
     UNION ALL
-    SELECT w.kommunekode, 2, a.aktiveringstype, a.aktivitet_id
+    SELECT w.kommunekode, 2, a.aktiveringstype, count(*)
     FROM weeks AS w
     JOIN acts AS a ON a.borger_key = w.borger_key AND (w.uger & a.uger) <> 0
-),
-activities AS (
-    SELECT kommunekode, b, v, count(DISTINCT aktivitet_id) AS forloeb FROM active GROUP BY ALL
+    GROUP BY ALL
     UNION ALL
-    SELECT NULL, b, v, count(DISTINCT aktivitet_id) FROM active GROUP BY ALL
+    SELECT NULL, n.b, n.v, count(*)
+    FROM national AS n
+    JOIN acts AS a ON a.borger_key = n.borger_key AND (n.uger & a.uger) <> 0
+    GROUP BY ALL
+    UNION ALL
+    SELECT NULL, 2, a.aktiveringstype, count(*)
+    FROM national_weeks AS w
+    JOIN acts AS a ON a.borger_key = w.borger_key AND (w.uger & a.uger) <> 0
+    GROUP BY ALL
 )
 SELECT c.kommunekode,
        c.b AS breakdown,
