@@ -280,12 +280,11 @@ def _dim_borger(wh, months: list[str] | None) -> pl.DataFrame:
     )
     if months is not None:
         return _merge_dim_borger(wh, refs, snapshot_months)
-    snapshots = build.latest_of_months(
+    snapshots = build.latest_resident_rows(
         [
             wh.scan(borger, [m], schema=raw_schema(contract.BORGER))
             for m in reversed(snapshot_months)
-        ],
-        ["cpr"],
+        ]
     )
     if snapshots.is_empty():
         snapshots = pl.DataFrame(schema=raw_schema(contract.BORGER))
@@ -302,8 +301,8 @@ def _merge_dim_borger(wh, refs: pl.Series, snapshot_months: list[str]) -> pl.Dat
     if len(snapshot_months) == 1:
         snapshot = wh.scan(borger, snapshot_months, schema=schema)
     elif snapshot_months:
-        snapshot = build.latest_of_months(
-            [wh.scan(borger, [m], schema=schema) for m in reversed(snapshot_months)], ["cpr"]
+        snapshot = build.latest_resident_rows(
+            [wh.scan(borger, [m], schema=schema) for m in reversed(snapshot_months)]
         ).lazy()
     else:
         snapshot = pl.LazyFrame(schema=schema)
