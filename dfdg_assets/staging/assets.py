@@ -63,7 +63,9 @@ def build_record_staging(wh, name: str) -> pl.DataFrame:
     ]
     if name in CARRIED and wh.has(history_table(name)):  # versions of pruned, older deliveries
         newest_first.append(wh.scan(history_table(name), schema=schema))
-    current = latest_of_months(newest_first, key)
+    # one chunk before the sort: sorting the passes' many chunks held about a third more memory
+    # at national scale (3.2 against 2.5 GiB for stg_aktivitet over 47 months)
+    current = latest_of_months(newest_first, key).rechunk()
     if not current.width:
         current = pl.DataFrame(schema=schema)
     keys = (
