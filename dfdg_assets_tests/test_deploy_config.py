@@ -16,6 +16,7 @@ import yaml
 from dagster._core.instance.config import dagster_instance_config, dagster_instance_config_schema
 from dagster._core.workspace.config_schema import ensure_workspace_config
 
+from dfdg_assets.orchestration import event_log
 from dfdg_assets.orchestration.instance import ENV_POSTGRES_URL, instance_config, instance_yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,8 +51,16 @@ def test_shipped_instance_config_is_valid_and_equals_the_generated_one(tmp_path,
 @pytest.mark.parametrize("postgres", [True, False], ids=["postgres", "sqlite"])
 def test_generated_instance_config_is_valid(tmp_path, postgres):
     env = {ENV_POSTGRES_URL: "postgresql://u@h/db"} if postgres else {}
-    cfg = validated(tmp_path, instance_yaml(env))
+    home = tmp_path / "home"
+    cfg = validated(tmp_path, instance_yaml(env, home))
     assert ("storage" in cfg) is postgres  # unset: Dagster's embedded SQLite default
+    # SQLite: the event log that keeps its connections, in Dagster's own folder for it
+    if postgres:
+        assert "event_log_storage" not in cfg
+    else:
+        events = cfg["event_log_storage"]
+        assert (events["module"], events["class"]) == (event_log.MODULE, event_log.CLASS)
+        assert events["config"]["base_dir"] == f"{home.absolute()}/history/runs/"
     limits = cfg["run_coordinator"]["config"]["tag_concurrency_limits"]
     from dfdg_assets.orchestration.jobs import WRITER_TAG
 

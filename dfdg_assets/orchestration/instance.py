@@ -2,7 +2,11 @@
 
 - `DFDG_POSTGRES_URL` set: runs, events and schedules live in PostgreSQL (`dagster-postgres`);
   the file names the variable (`postgres_url: {env: DFDG_POSTGRES_URL}`), never the password.
-- unset: Dagster's embedded SQLite storage under the data root's Dagster home (the default).
+- unset: Dagster's embedded SQLite storage under the data root's Dagster home (the default
+  files and layout), its event log through `orchestration.event_log`, which keeps each
+  database's connection between events instead of opening one per event. The file then names
+  the event log's folder by its absolute path, so it is rewritten when the data root moves (on
+  every open, as always).
 
 Either way: run monitoring on, and the queued run coordinator runs one writing run (tag
 `dfdg/skriver: ja`, see `jobs.WRITER_TAG`) at a time; other runs queue behind it.
@@ -22,6 +26,11 @@ from dfdg_assets.core.settings import DataRoot
 
 ENV_POSTGRES_URL = "DFDG_POSTGRES_URL"
 WRITER_TAG_KEY, WRITER_TAG_VALUE = "dfdg/skriver", "ja"  # = jobs.WRITER_TAG (kept import-light)
+# = event_log.MODULE, event_log.CLASS (that module imports Dagster's storage internals)
+EVENT_LOG_MODULE, EVENT_LOG_CLASS = (
+    "dfdg_assets.orchestration.event_log",
+    "KeptSqliteEventLogStorage",
+)
 
 HEADER = """\
 # The Dagster instance of this data root, written by dfdg from the environment
@@ -30,11 +39,20 @@ HEADER = """\
 """
 
 
-def instance_config(postgres: bool) -> dict:
-    """The instance settings as a mapping (the content of `dagster.yaml`)."""
+def instance_config(postgres: bool, home: Path | None = None) -> dict:
+    """The instance settings as a mapping (the content of `dagster.yaml`); `home` (the Dagster
+    home, for SQLite) places the event log in Dagster's own folder for it."""
     cfg: dict = {}
     if postgres:
         cfg["storage"] = {"postgres": {"postgres_url": {"env": ENV_POSTGRES_URL}}}
+    elif home is not None:
+        # Dagster's default runs and schedules; the event log in its default folder
+        # (`history/runs/`), one kept connection per database (orchestration/event_log.py)
+        cfg["event_log_storage"] = {
+            "module": EVENT_LOG_MODULE,
+            "class": EVENT_LOG_CLASS,
+            "config": {"base_dir": os.path.join(str(Path(home).absolute()), "history", "runs", "")},
+        }
     cfg["run_coordinator"] = {
         "module": "dagster.core.run_coordinator",
         "class": "QueuedRunCoordinator",
@@ -56,9 +74,9 @@ def instance_config(postgres: bool) -> dict:
     return cfg
 
 
-def instance_yaml(env: Mapping[str, str] | None = None) -> str:
+def instance_yaml(env: Mapping[str, str] | None = None, home: Path | None = None) -> str:
     env = os.environ if env is None else env
-    body = yaml.safe_dump(instance_config(bool(env.get(ENV_POSTGRES_URL))), sort_keys=False)
+    body = yaml.safe_dump(instance_config(bool(env.get(ENV_POSTGRES_URL)), home), sort_keys=False)
     return HEADER + body
 
 
@@ -66,7 +84,7 @@ def write_instance_yaml(home: Path, env: Mapping[str, str] | None = None) -> Pat
     """(Re)write `home/dagster.yaml` from the environment; untouched when already current."""
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
-    text = instance_yaml(env)
+    text = instance_yaml(env, home)
     if not cfg.exists() or cfg.read_text(encoding="utf-8") != text:
         tmp = cfg.with_name(f".dagster.yaml.{os.getpid()}.tmp")  # concurrent openers never clash
         tmp.write_text(text, encoding="utf-8")
