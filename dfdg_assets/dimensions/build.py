@@ -76,9 +76,10 @@ def latest_resident_rows(newest_first: list[pl.LazyFrame]) -> pl.DataFrame:
         if seen is not None:
             rows = rows.join(seen.lazy(), on="_n", how="anti")
         part = rows.collect()
+        numbers, residents = part.select("_n"), part.drop("_n")
         # an older month adds a few rows: copied, so the month's names are not all kept
-        parts.append(part.drop("_n") if seen is None else compacted(part.drop("_n")))
-        seen = part.select("_n") if seen is None else pl.concat([seen, part.select("_n")])
+        parts.append(residents if seen is None else compacted(residents))
+        seen = numbers if seen is None else pl.concat([seen, numbers])
     return pl.concat(parts, rechunk=False) if parts else pl.DataFrame()
 
 
