@@ -118,6 +118,29 @@ def test_month_by_month_merges_and_equals_the_full_build(inbox, tmp_path):
     assert wh.read("stg_samtale_deltager").height > 0
 
 
+@pytest.mark.parametrize("per_pass", [1, 4])
+def test_several_new_months_merge_together_as_the_full_build(
+    inbox, tmp_path, monkeypatch, per_pass
+):
+    """A load catching up on several months merges them at once: their versions are read
+    newest month first, `per_pass` months at a time, and give the full build's rows."""
+    from dfdg_assets.dimensions.build import latest_of_months
+
+    monkeypatch.setattr(
+        stg, "latest_of_months", lambda frames, key: latest_of_months(frames, key, per_pass)
+    )
+    root = DataRootResource(root=str(tmp_path / "data"))
+    wh = root.warehouse
+    _ingest(wh, inbox, MONTHS[0])
+    _build(root)
+    for month in MONTHS[1:]:
+        _ingest(wh, inbox, month)
+    how = _build(root)
+    assert set(how.values()) == {",".join(MONTHS[1:])}, how
+    _assert_as_full(root)
+    assert wh.read("stg_aktivitet").height > 100
+
+
 def _built_through(inbox, tmp_path, months: int):
     """A data root with the first `months` deliveries ingested and built one at a time."""
     root = DataRootResource(root=str(tmp_path / "data"))

@@ -21,7 +21,7 @@ from dfdg_assets.ingest.rows import raw_schema
 from dfdg_assets.raw.ingest import CARRIED, history_table, raw_table, versions
 from dfdg_assets.rules.courses import build_courses
 from dfdg_assets.staging.schemas import COURSE_COLS, course_schema, staging_schema
-from dfdg_assets.staging.versions import current_participants, latest_version, with_borger_key
+from dfdg_assets.staging.versions import current_participants
 from dfdg_assets.storage.warehouse import SEGMENT_PREFIX
 
 RECORD_KEYS = contract.RECORD_KEYS
@@ -98,6 +98,18 @@ def segments(df: pl.DataFrame, name: str) -> list[tuple[str, pl.DataFrame]]:
     return sorted((str(k[0]), part.drop("_seg")) for k, part in parts.items())
 
 
+def segment_slices(df: pl.DataFrame, name: str) -> list[tuple[str, pl.DataFrame]]:
+    """`segments` of a frame already in segment order: its runs of one segment, as slices."""
+    if df.is_empty():
+        return []
+    runs = df.select(segment_of(name).rle().alias("r")).unnest("r")
+    out, start = [], 0
+    for length, seg in runs.iter_rows():
+        out.append((str(seg), df.slice(start, length)))
+        start += length
+    return out
+
+
 def record_segments(wh, name: str) -> Segments:
     """`build_record_staging` as the whole table's segments."""
     df = build_record_staging(wh, name)
@@ -115,14 +127,20 @@ def merge_record_staging(wh, name: str, months: list[str]) -> Segments:
     (k,) = key
     table = f"stg_{name}"
     cols = staging_schema(name)
-    new = latest_version(
-        wh.scan(raw_table(name), months, schema=raw_schema(contract.FILES_BY_NAME[name])), key
-    ).collect()
-    keyed = with_borger_key(
-        new.lazy(),
-        pl.DataFrame({"cpr": new["cpr"], "borger_key": _keys(new["cpr"], wh)}).unique(),
+    schema = raw_schema(contract.FILES_BY_NAME[name])
+    # newest month first, a few at a time (as a full build): a load catching up on many months
+    # holds their current versions, not every version at once (37 months of activities: 7.2 GiB)
+    new = latest_of_months(
+        [wh.scan(raw_table(name), [m], schema=schema) for m in sorted(months, reverse=True)], key
     )
-    new_rows = keyed.select(record_columns(name)).sort(key).collect()
+    new = new.rechunk() if new.width else pl.DataFrame(schema=schema)
+    # by segment, then id: each segment's new rows are a slice of them, not a copy
+    new_rows = (
+        new.with_columns(_keys(new["cpr"], wh).alias("borger_key"))
+        .select(record_columns(name))
+        .sort(pl.col(SEGMENT_DATE[name]).dt.truncate("1mo"), k)
+    )
+    del new  # the delivered rows are held once, keyed and in order
     stored = wh.partitions(table)
     earlier: dict[str, pl.Series] = {}  # segment -> the ids it holds an earlier version of
     if stored and new_rows.height:
@@ -135,7 +153,7 @@ def merge_record_staging(wh, name: str, months: list[str]) -> Segments:
         )
         for (f,), ids in found.partition_by("_fil", as_dict=True).items():
             earlier[files[str(f)]] = ids[k]
-    by_segment = dict(segments(new_rows, name))
+    by_segment = dict(segment_slices(new_rows, name))
 
     def changed() -> Iterator[tuple[str, pl.DataFrame]]:
         for seg in sorted(set(earlier) | set(by_segment)):
