@@ -58,6 +58,7 @@ from dfdg_assets.cubes.shared import (
     catalogue_names,
     check_format,
     month_range,
+    narrow_to_months,
     open_catalogue,
     text_table,
     write_frame,
@@ -537,6 +538,8 @@ class CubeQuery:
         con, owned = open_catalogue(catalogue_or_data_root)
         try:
             plan = plan_query(con, measures, by, where, kommune, fra, til, self.cube)
+            if owned:  # a caller's connection is left as it was given
+                narrow_to_months(con, list(FACT_TABLES.values()), plan.fra, plan.til)
             names = catalogue_names(con)
             plan.population = FACT_TABLES[POPULATION] in names
             plan.benefit_months = FACT_TABLES[BENEFIT_MONTHS] in names

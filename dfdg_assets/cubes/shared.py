@@ -16,6 +16,7 @@ import polars as pl
 from dfdg_assets.core.privacy import safe_value
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.busmatrix import QueryError
+from dfdg_assets.sql import ident, literal
 
 __all__ = [
     "FORMATS",
@@ -24,6 +25,7 @@ __all__ = [
     "check_format",
     "month_arg",
     "month_range",
+    "narrow_to_months",
     "open_catalogue",
     "text_table",
     "write_frame",
@@ -75,6 +77,37 @@ def open_catalogue(source: Source) -> tuple[duckdb.DuckDBPyConnection, bool]:
     if not path.is_file():
         raise QueryError(f"intet katalog i {path}: indlæs først data med `dfdg load`")
     return duckdb.connect(str(path), read_only=True), True
+
+
+def narrow_to_months(
+    con: duckdb.DuckDBPyConnection, tables: Sequence[str], fra: str | None, til: str | None
+) -> None:
+    """Shadow the views of monthly `tables` by temporary views over the files of the months
+    `fra`..`til` only, on a connection the query opened itself: the catalogue's view lists every
+    month's file, and DuckDB reads each file's footer to skip it by its `maaned` statistics
+    (about 40 ms of a 150 ms query over one year of a national warehouse). The answer is the
+    same: a monthly partition holds its own month's rows only, and every fact scan of a query
+    keeps `maaned` between `fra` and `til`. A catalogue without the list (made by an earlier
+    version), a table without files in the period and a period of all its months keep the view."""
+    if not (fra or til) or "_maanedsfiler" not in catalogue_names(con):
+        return
+    rows = con.execute(
+        "SELECT tabel, fil, maaned BETWEEN ? AND ? FROM _maanedsfiler ORDER BY tabel, maaned",
+        [fra or "0000-00", til or "9999-99"],
+    ).fetchall()
+    files: dict[str, list[str]] = {}
+    every: dict[str, bool] = {}
+    for table, f, inside in rows:
+        if inside:
+            files.setdefault(table, []).append(f)
+        every[table] = every.get(table, True) and inside
+    for table in tables:
+        if files.get(table) and not every[table]:  # a period of every month reads the view
+            listing = ", ".join(literal(f) for f in files[table])
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {ident(table)} AS SELECT * FROM "
+                f"read_parquet([{listing}], union_by_name = true)"
+            )
 
 
 def catalogue_names(con: duckdb.DuckDBPyConnection) -> set[str]:

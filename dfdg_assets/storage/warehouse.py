@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import uuid
@@ -49,6 +50,7 @@ UNPARTITIONED = "alle"
 #: by the month each record starts): `start-YYYY-MM`. Retention never prunes them by name.
 SEGMENT_PREFIX = "start-"
 _SUFFIX = ".parquet"
+_MONTH_NAME = re.compile(r"\d{4}-\d{2}")  # a monthly partition (not `alle`, not a segment)
 _VERSIONS = "_v"
 GRACE_SECONDS = 15 * 60  # superseded versions stay this long for readers of an older catalogue
 #: How every partition is written: zstd at level 1 writes a national month of the activity facts
@@ -453,12 +455,20 @@ class Warehouse:
         names = [n for n in self.tables() if self._complete(n)]
         con = duckdb.connect(str(tmp))
         try:
+            con.execute(statement("catalogue_month_files"))
             for name in names:
+                parts = self.partitions(name)
                 files = [
-                    self.current_version(name, p) or self.partition_file(name, p)
-                    for p in self.partitions(name)
+                    self.current_version(name, p) or self.partition_file(name, p) for p in parts
                 ]
                 listing = ", ".join(literal(str(f)) for f in files)
+                monthly = [
+                    (name, p, str(f))
+                    for p, f in zip(parts, files, strict=True)
+                    if _MONTH_NAME.fullmatch(p)
+                ]
+                if monthly:
+                    con.executemany("INSERT INTO _maanedsfiler VALUES (?, ?, ?)", monthly)
                 con.execute(statement("catalogue_view").format(view=ident(name), files=listing))
                 doc = GRAIN.get(name)
                 if doc:
