@@ -454,21 +454,19 @@ class Warehouse:
         tmp = catalogue.parent / f".{catalogue.name}.{uuid.uuid4().hex}.tmp"
         names = [n for n in self.tables() if self._complete(n)]
         con = duckdb.connect(str(tmp))
+        monthly: list[str] = []  # (table, month, file) of every monthly partition, as SQL
         try:
-            con.execute(statement("catalogue_month_files"))
             for name in names:
                 parts = self.partitions(name)
                 files = [
                     self.current_version(name, p) or self.partition_file(name, p) for p in parts
                 ]
                 listing = ", ".join(literal(str(f)) for f in files)
-                monthly = [
-                    (name, p, str(f))
+                monthly += [
+                    f"({literal(name)}, {literal(p)}, {literal(str(f))})"
                     for p, f in zip(parts, files, strict=True)
                     if _MONTH_NAME.fullmatch(p)
                 ]
-                if monthly:
-                    con.executemany("INSERT INTO _maanedsfiler VALUES (?, ?, ?)", monthly)
                 con.execute(statement("catalogue_view").format(view=ident(name), files=listing))
                 doc = GRAIN.get(name)
                 if doc:
@@ -477,6 +475,9 @@ class Warehouse:
                             view=ident(name), comment=literal(doc)
                         )
                     )
+            con.execute(statement("catalogue_month_files"))
+            if monthly:  # one statement: a row at a time took 0.3 s at national scale
+                con.execute(f"INSERT INTO _maanedsfiler VALUES {', '.join(monthly)}")
             con.execute("CHECKPOINT")
         finally:
             con.close()
