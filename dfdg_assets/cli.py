@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -61,12 +61,17 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return serve(DataRoot.of(args.data_root), port=args.port, host=args.host)
 
 
-def _print_failing_checks(root: DataRoot) -> None:
-    """The checks whose latest result failed, with their months (ERROR before WARN)."""
+def _print_failing_checks(root: DataRoot, held: Sequence[str] = ()) -> None:
+    """The checks whose latest result failed, with their months (ERROR before WARN). A month
+    before the retention start of the newest month `held` that the warehouse no longer holds was
+    pruned with its data, and is left out."""
     import warnings
 
     from dfdg_assets.core.checks import failing
+    from dfdg_assets.core.partitions import retention_start
     from dfdg_assets.orchestration.instance import open_instance
+
+    since = retention_start(held[-1]) if held else ""
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -74,18 +79,22 @@ def _print_failing_checks(root: DataRoot) -> None:
 
         keys = sorted(defs.resolve_asset_graph().asset_check_keys, key=str)
         bad = failing(open_instance(root), keys)
-    if not bad:
-        print("Tjek: alle bestået")
-        return
-    print("Tjek der fejler (se assettets Checks-fane, driftshåndbogen: 'A check failed'):")
+    lines = []
     for severity in ("ERROR", "WARN"):
         for name, results in bad.items():
-            months = [m or "-" for m, s in results if s == severity]
+            months = [
+                m or "-" for m, s in results if s == severity and (not m or m >= since or m in held)
+            ]
             if months:
                 shown = ", ".join(months[:8]) + (
                     f" … ({len(months)} i alt)" if len(months) > 8 else ""
                 )
-                print(f"  {severity:5} {name}: {shown}")
+                lines.append(f"  {severity:5} {name}: {shown}")
+    if not lines:
+        print("Tjek: alle bestået")
+        return
+    print("Tjek der fejler (se assettets Checks-fane, driftshåndbogen: 'A check failed'):")
+    print("\n".join(lines))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -108,7 +117,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"Afviste rækker: {sum(rejected.values())} i {sum(1 for n in rejected.values() if n)} "
         "leveringer (se raw_afviste_raekker: fil, linje, årsag)"
     )
-    _print_failing_checks(root)
+    _print_failing_checks(root, months)
     first, last = max(months[0], "2020-01"), months[-1]
     print("Næste skridt:")
     print("  make ui                      # Dagster UI på http://localhost:3000 (Ctrl-C stopper)")

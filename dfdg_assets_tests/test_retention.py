@@ -280,3 +280,18 @@ def test_a_pruning_that_fails_half_way_keeps_its_bookkeeping_and_the_next_run_co
     assert wh.delivery_record("2017-06") is None
     assert not (root.warehouse / PRUNING).exists()
     assert (root.warehouse / COLLECT_VERSIONS).exists()
+
+
+def test_status_names_no_check_of_a_pruned_month(pruned, kept, capsys):
+    """`dfdg status` lists failing checks of the months the warehouse holds: 2017-06 (accepted
+    with rejected rows) fails its check in both roots, but once pruned it is not named."""
+    from dfdg_assets.cli import main
+
+    for root, named in ((kept, True), (pruned, False)):
+        main(["--data-root", str(root.root), "status"])
+        checks = [line for line in capsys.readouterr().out.splitlines() if "WARN" in line]
+        rejected = [line for line in checks if "ingen_afviste_raekker" in line]
+        assert rejected == (
+            ["  WARN  raw_afviste_raekker.ingen_afviste_raekker: 2017-06"] if named else []
+        )
+        assert not any("2017" in line for line in checks) or named
