@@ -32,7 +32,7 @@ def validate(df: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
     key = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique or [])
     parts: list[tuple[str, str, int]] = []
     try:
-        _narrowed(schema, df, bool(key)).validate(df, lazy=True)
+        _variant(schema, bool(key), _no_nulls(schema, df)).validate(df, lazy=True)
     except pa.errors.SchemaErrors as e:
         summary = e.failure_cases.group_by(pl.col("column").fill_null("<tabel>"), "check").len()
         parts = [(c, chk, n) for c, chk, n in summary.iter_rows()]
@@ -56,16 +56,11 @@ def validate(df: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
 _VARIANTS: dict[tuple[int, bool, bool], tuple[pa.DataFrameSchema, pa.DataFrameSchema]] = {}
 
 
-def _narrowed(schema: pa.DataFrameSchema, df: pl.DataFrame, keyless: bool) -> pa.DataFrameSchema:
-    """The schema pandera runs: without its key when `validate` checks the key itself, and
-    without the null checks when one pass over `df` shows that no column that must not be null
-    holds a null (or a NaN, which pandera counts as null): pandera asks each column in a query of
-    its own, which took about half of the validation of a national month. A frame with a null
-    where none may be gets the full checks, so the failure reads as pandera's."""
-    return _variant(schema, keyless, _no_nulls(schema, df))
-
-
 def _no_nulls(schema: pa.DataFrameSchema, df: pl.DataFrame) -> bool:
+    """Whether one pass over `df` shows that no column that must not be null holds a null (or a
+    NaN, which pandera counts as null). pandera asks each column in a query of its own, which took
+    about half of the validation of a national month; a frame with a null where none may be gets
+    pandera's own checks, so the failure reads as pandera's."""
     required = [n for n, c in schema.columns.items() if not c.nullable]
     if not required or not set(required) <= set(df.columns):
         return False
@@ -75,7 +70,8 @@ def _no_nulls(schema: pa.DataFrameSchema, df: pl.DataFrame) -> bool:
 
 
 def _variant(schema: pa.DataFrameSchema, keyless: bool, nulls_known: bool) -> pa.DataFrameSchema:
-    """`schema` without its key and/or its null checks (each made once per schema)."""
+    """The schema pandera runs: without its key when `validate` checks the key itself, without
+    its null checks when `_no_nulls` found none (each variant made once per schema)."""
     if not (keyless or nulls_known):
         return schema
     slot = (id(schema), keyless, nulls_known)

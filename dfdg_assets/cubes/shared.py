@@ -16,7 +16,7 @@ import polars as pl
 from dfdg_assets.core.privacy import safe_value
 from dfdg_assets.core.settings import DataRoot
 from dfdg_assets.cubes.busmatrix import QueryError
-from dfdg_assets.sql import ident, literal
+from dfdg_assets.sql import files_view
 
 __all__ = [
     "FORMATS",
@@ -103,11 +103,7 @@ def narrow_to_months(
         every[table] = every.get(table, True) and inside
     for table in tables:
         if files.get(table) and not every[table]:  # a period of every month reads the view
-            listing = ", ".join(literal(f) for f in files[table])
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {ident(table)} AS SELECT * FROM "
-                f"read_parquet([{listing}], union_by_name = true)"
-            )
+            con.execute(files_view(table, files[table], temporary=True))
 
 
 def catalogue_names(con: duckdb.DuckDBPyConnection) -> set[str]:

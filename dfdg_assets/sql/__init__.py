@@ -3,6 +3,7 @@ identifier or a literal where DuckDB cannot bind a parameter (view definitions, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 
@@ -46,3 +47,13 @@ def literal(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def files_view(view: str, files: Iterable[object], temporary: bool = False) -> str:
+    """The statement creating the view `view` over exactly these Parquet files
+    (`catalogue_view.sql`; `temporary`: a view of the connection only)."""
+    return statement("catalogue_view").format(
+        scope="TEMP " if temporary else "",
+        view=ident(view),
+        files=", ".join(literal(str(f)) for f in files),
+    )

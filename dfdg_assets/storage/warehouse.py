@@ -37,7 +37,7 @@ import duckdb
 import polars as pl
 
 from dfdg_assets.core.grain import GRAIN
-from dfdg_assets.sql import ident, literal, statement
+from dfdg_assets.sql import files_view, ident, literal, statement
 
 #: Tables that summarise others, and the tables whose months they must all hold to be shown.
 DERIVED_FROM: dict[str, tuple[str, ...]] = {
@@ -461,13 +461,12 @@ class Warehouse:
                 files = [
                     self.current_version(name, p) or self.partition_file(name, p) for p in parts
                 ]
-                listing = ", ".join(literal(str(f)) for f in files)
                 monthly += [
                     f"({literal(name)}, {literal(p)}, {literal(str(f))})"
                     for p, f in zip(parts, files, strict=True)
                     if _MONTH_NAME.fullmatch(p)
                 ]
-                con.execute(statement("catalogue_view").format(view=ident(name), files=listing))
+                con.execute(files_view(name, files))
                 doc = GRAIN.get(name)
                 if doc:
                     con.execute(
