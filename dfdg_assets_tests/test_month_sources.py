@@ -6,18 +6,24 @@ import subprocess
 
 import dagster as dg
 import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from dfdg_assets.core.cpr import surrogate_keys
 from dfdg_assets.core.settings import DataRoot
+from dfdg_assets.core.weeks import week_frame
 from dfdg_assets.facts import benefit_assets
 from dfdg_assets.facts.benefit_assets import POP_COLS
+from dfdg_assets.ingest.contract import YR_FIRST_MONTH
 from dfdg_assets.orchestration.instance import open_instance
 from dfdg_assets.orchestration.jobs import ROLLOUT_JOB
 from dfdg_assets.orchestration.ledger import RolloutPlan
 from dfdg_assets.orchestration.loader import _run_config
 from dfdg_assets.orchestration.runs import run_job
-from dfdg_assets.rules.benefits import population_16_66
+from dfdg_assets.raw.ingest import versions
+from dfdg_assets.rules.benefits import current_yr_rows, population_16_66
 from dfdg_assets.staging import benefits as staging_benefits
-from dfdg_assets.staging.benefits import YDELSE_COLS, yr_rows_by_month, yr_sources
+from dfdg_assets.staging.benefits import YDELSE_COLS, week_spans, yr_rows_by_month, yr_sources
 from dfdg_assets.storage import Warehouse, month_sources
 
 MONTHS = ["2019-12", "2020-01", "2020-02"]
@@ -339,3 +345,53 @@ def test_rollout_keeps_benefit_months_whose_citizen_weeks_did_not_change(
     )
     assert stranger in wh.read("fct_borger_ydelse_uge", ["2020-02"])["borger_key"].to_list()
     _benefits_as_built(wh, yr_months)
+
+
+_WEEK = st.builds(lambda y, w: f"{y}-W{w:02d}", st.sampled_from([2020, 2021]), st.integers(1, 52))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    deliveries=st.lists(
+        st.tuples(st.lists(_WEEK, max_size=30), st.booleans()), min_size=1, max_size=5
+    )
+)
+def test_week_spans_from_statistics_equal_the_rows(tmp_path_factory, deliveries):
+    """The first and last week of each YR partition, taken from the footers' statistics (or
+    from the rows of a file written without them), equal the rows' min and max; a partition
+    without rows carries no week."""
+    wh = Warehouse(tmp_path_factory.mktemp("spans") / "warehouse")
+    expected = {}
+    for i, (weeks, with_stats) in enumerate(deliveries):
+        p = f"2020-{i + 1:02d}"
+        df = pl.DataFrame(
+            {"cpr": ["x"] * len(weeks), "uge": weeks}, schema={"cpr": pl.String, "uge": pl.String}
+        )
+        f = wh.partition_file("raw_ydelse", p)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        df.write_parquet(f, statistics=with_stats, row_group_size=7)
+        if weeks:
+            expected[p] = (min(weeks), max(weeks))
+    assert week_spans(wh, wh.partitions("raw_ydelse")) == expected
+
+
+def test_yr_rows_read_from_the_carriers_equal_r3_over_every_version(generated_loaded):
+    """Each month's YR rows, read from the partitions carrying its weeks, are R3 over every
+    stored YR version (all partitions read)."""
+    wh = Warehouse(generated_loaded.root.warehouse)
+    everything = versions(wh, "ydelse")
+    for m in MONTHS:
+        ((_, got),) = yr_rows_by_month(wh, [m])
+        weeks = week_frame([m])
+        if m < YR_FIRST_MONTH:
+            assert got.is_empty()
+            continue
+        plain = current_yr_rows(everything, weeks["uge"].to_list()).collect()
+        plain = plain.with_columns(
+            surrogate_keys(plain["cpr"], wh.key_secret()).alias("borger_key")
+        )
+        assert got.height == plain.height > 0, m
+        cols = ["borger_key", "uge", "beskaeftigelsesydelse", "udbetalt_beloeb", "data_maaned"]
+        assert got.select(cols).sort(cols).equals(plain.select(cols).sort(cols)), m
