@@ -10,6 +10,8 @@ import time
 
 import duckdb
 import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dfdg_assets.storage import Warehouse
 
@@ -178,3 +180,35 @@ def test_key_secret_is_stable(tmp_path):
     wh = Warehouse(tmp_path / "wh")
     assert wh.key_secret() == Warehouse(tmp_path / "wh").key_secret()
     assert len(wh.key_secret()) == 32
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["write", "delete", "plain"]),
+            st.sampled_from(["2020-01", "2020-02", "2020-10", "alle", "start-2019-01"]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_current_versions_of_a_table_equal_each_partitions_current_version(tmp_path_factory, steps):
+    """One listing of a table's versions names, for every partition, the version its name links
+    to, as `current_version` finds it partition by partition (a partition written outside the
+    versioned path links to none)."""
+    wh = Warehouse(tmp_path_factory.mktemp("versions") / "warehouse")
+    for i, (step, part) in enumerate(steps):
+        if step == "write":
+            wh.write("t", pl.DataFrame({"a": [i]}), part)
+        elif step == "delete":
+            wh.delete("t", part)
+        else:
+            f = wh.partition_file("t", part)
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.unlink(missing_ok=True)
+            pl.DataFrame({"a": [i]}).write_parquet(f)
+    expected = {p: wh.current_version("t", p) for p in wh.partitions("t")}
+    assert wh.current_versions("t") == expected

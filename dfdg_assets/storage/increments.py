@@ -25,21 +25,13 @@ STATE_DIR = "_grundlag"
 
 def source_versions(wh: Warehouse, sources: Sequence[str]) -> dict[str, dict[str, str]]:
     """Per source table: partition -> the name of its current immutable version."""
-    return {
-        s: {p: _version_name(wh, s, p) for p in wh.partitions(s)}
-        for s in sources
-        if wh.table_dir(s).is_dir()
-    }
+    return {s: table_versions(wh, s) for s in sources if wh.table_dir(s).is_dir()}
 
 
 def table_versions(wh: Warehouse, table: str) -> dict[str, str]:
     """Every stored part of `table` -> the name of its current immutable version."""
-    return {p: _version_name(wh, table, p) for p in wh.partitions(table)}
-
-
-def _version_name(wh: Warehouse, table: str, partition: str) -> str:
-    v = wh.current_version(table, partition)
-    return v.name if v is not None else f"?{partition}"  # unversioned: never matches
+    # an unversioned part never matches
+    return {p: v.name if v else f"?{p}" for p, v in wh.current_versions(table).items()}
 
 
 def new_months(wh: Warehouse, table: str, sources: Sequence[str]) -> list[str] | None:

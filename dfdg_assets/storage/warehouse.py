@@ -228,6 +228,29 @@ class Warehouse:
                 return v
         return None
 
+    def current_versions(self, table: str) -> dict[str, Path | None]:
+        """`current_version` of every stored partition of `table`, from one listing of its
+        versions (a glob per partition grew with the square of the partitions)."""
+        parts = self.partitions(table)
+        if not parts:
+            return {}
+        by_stem: dict[str, list[Path]] = {}
+        vdir = self.table_dir(table) / _VERSIONS
+        if vdir.is_dir():
+            for v in vdir.iterdir():
+                if v.name.endswith(_SUFFIX) and "~" in v.name:
+                    by_stem.setdefault(v.name.split("~", 1)[0], []).append(v)
+        out: dict[str, Path | None] = {}
+        for part in parts:
+            try:
+                ino = self.partition_file(table, part).stat().st_ino
+            except FileNotFoundError:
+                continue
+            out[part] = next(
+                (v for v in sorted(by_stem.get(part, [])) if v.stat().st_ino == ino), None
+            )
+        return out
+
     def collect_old_versions(self, grace_seconds: float = GRACE_SECONDS) -> int:
         """Delete superseded versions older than the grace period; returns how many."""
         import time
@@ -457,10 +480,9 @@ class Warehouse:
         monthly: list[str] = []  # (table, month, file) of every monthly partition, as SQL
         try:
             for name in names:
-                parts = self.partitions(name)
-                files = [
-                    self.current_version(name, p) or self.partition_file(name, p) for p in parts
-                ]
+                linked = self.current_versions(name)
+                parts = list(linked)
+                files = [linked[p] or self.partition_file(name, p) for p in parts]
                 monthly += [
                     f"({literal(name)}, {literal(p)}, {literal(str(f))})"
                     for p, f in zip(parts, files, strict=True)
