@@ -395,3 +395,44 @@ def test_yr_rows_read_from_the_carriers_equal_r3_over_every_version(generated_lo
         assert got.height == plain.height > 0, m
         cols = ["borger_key", "uge", "beskaeftigelsesydelse", "udbetalt_beloeb", "data_maaned"]
         assert got.select(cols).sort(cols).equals(plain.select(cols).sort(cols)), m
+
+
+def test_a_kept_month_is_still_checked_on_its_key_columns(generated_loaded, tmp_path):
+    """A kept month is read for its checks with only the columns they use, and a broken key
+    in it still fails its check in the run that keeps it."""
+    from dfdg_assets.storage.warehouse import ROLLOUT_DEBT, _write_json_atomic
+
+    subprocess.run(
+        ["cp", "-a", str(generated_loaded.root.root), str(tmp_path / "data")], check=True
+    )
+    root = DataRoot.of(tmp_path / "data")
+    wh = Warehouse(root.warehouse)
+    months = ["2019-12", "2020-01", "2020-02"]
+    groups = {"visitation": "2020-02", "aktivitet": "2020-02", "samtale": "2020-02"}
+    _write_json_atomic(
+        wh.path / ROLLOUT_DEBT,
+        {"fra": months[0], "til": months[-1], "id": "gaeld2", "fra_pr_gruppe": groups},
+    )
+    broken = wh.read("fct_aktivitet_uge", ["2020-01"])
+    assert broken.height
+    wh.write("fct_aktivitet_uge", pl.concat([broken, broken.head(3)]), "2020-01")
+    version = wh.current_version("fct_aktivitet_uge", "2020-01")
+
+    instance = open_instance(root)
+    tags = RolloutPlan(months[0], months[-1], "gaeld2").tags
+    outcome = run_job(instance, ROLLOUT_JOB, _run_config(root), tags)
+    assert wh.current_version("fct_aktivitet_uge", "2020-01") == version  # kept, not rebuilt
+    check = dg.AssetCheckKey(dg.AssetKey("fct_aktivitet_uge"), "noegle_unik")
+    verdicts = {
+        rec.partition[:7]: rec.status.value
+        for rec in instance.event_log_storage.get_asset_check_execution_history(check, limit=50)
+        if rec.run_id == outcome.run_id
+    }
+    assert verdicts["2020-01"] == "FAILED", verdicts
+    assert verdicts["2019-12"] == "SUCCEEDED", verdicts
+    latest = {}
+    records = instance.fetch_materializations(dg.AssetKey("fct_aktivitet_uge"), limit=100)
+    for r in sorted(records.records, key=lambda r: r.storage_id):
+        if r.run_id == outcome.run_id:
+            latest[r.asset_materialization.partition[:7]] = r.asset_materialization.metadata
+    assert latest["2020-01"]["dagster/row_count"].value == broken.height + 3

@@ -64,10 +64,14 @@ def kept_months(
 
 
 def keep_months(context, data_root: DataRootResource, table: str, months, cols, checks) -> None:
-    """Months that stand as built: checked as they are stored, not written again; their
-    materialization in the run carries the stored row count and `uaendret`."""
+    """Months that stand as built: checked as they are stored (only the columns the checks
+    read), not written again; their materialization in the run carries the stored row count
+    and `uaendret`."""
+    if not months:
+        return
+    needed = {c: cols[c] for c in checks.columns} if cols is not None else None
     for m in months:
-        df = data_root.warehouse.read(table, [m], schema=cols)
+        df = data_root.warehouse.read(table, [m], schema=needed)
         checks.add(df, m)
         month_metadata(context, m, {"dagster/row_count": df.height, "uaendret": True})
     if months:

@@ -186,6 +186,11 @@ class KeyCheck:
             self._members[fk] = members(ref, cols, ref_cols)
         return self._members[fk]
 
+    @property
+    def columns(self) -> list[str]:
+        """The columns the checks read: the key's, then the foreign keys'."""
+        return list(dict.fromkeys([*self.key, *(c for cols, _, _ in self.fks for c in cols)]))
+
     def add(self, df: pl.DataFrame, month: str = "") -> pl.DataFrame:
         at = f"{month}: " if month else ""
         dups, nulls = duplicate_keys(df, self.key), null_keys(df, self.key)
