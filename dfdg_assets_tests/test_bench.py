@@ -240,8 +240,35 @@ def test_endtoend_bench_runs_the_whole_operation(tmp_path):
     r = json.loads(out.read_text())
     assert r["history"]["deliveries"] == 12 and r["refresh_last"]["deliveries"] == 1
     assert r["refresh_12th"]["deliveries"] == 1 and not r["history"]["failed"]
+    assert r["refresh_12th"]["maaned"] == "2020-11" and r["refresh_12th"]["med_yr"]
+    assert "ingen YR" not in res.stdout
     assert r["refresh_ratio"] > 0 and r["copy_floor"]["wall_s"] > 0
     assert r["refresh_last"]["ingest_steps_s"]["raw_levering"] > 0
     assert r["raw_ingest_over_floor"] > 0 and "rå indlæsning" in res.stdout
     queries = ("readme_dfdg", "readme_ydelsesaktivitet", "alle_kommuner_maaned")
     assert all(r["queries"][q]["rows"] > 0 for q in queries)
+
+
+def test_endtoend_table_says_when_the_12th_month_is_before_yr():
+    """A 12th month before YR's first builds no YR and no benchmark: the table says so under
+    the ratio and names the like-for-like history."""
+    from dfdg_assets.perf.endtoend import format_endtoend
+
+    load = {"wall_s": 1.0, "peak_rss_gib": 0.1, "ingest_s": 0.5, "rollout_s": 0.4}
+    result = {
+        "args": {"borgere": 10, "kommuner": 2, "fra": "2017-01", "til": "2020-12"},
+        "load_average_end": [0.0, 0.0, 0.0],
+        "history": {**load, "deliveries": 47, "rollout_months": 47},
+        "refresh_last": {**load, "deliveries": 1, "rollout_months": 15},
+        "refresh_12th": {**load, "deliveries": 1, "maaned": "2017-12", "med_yr": False},
+        "copy_floor": {"wall_s": 1.0, "peak_rss_gib": 0.1, "csv_mb": 1.0},
+        "refresh_ratio": 1.0,
+        "ingest_over_floor": 1.0,
+        "queries": {},
+        "total_s": 1.0,
+    }
+    text = format_endtoend(result)
+    assert "2017-12, er før 2020-01: ingen YR og intet benchmark" in text
+    assert "--fra 2020-01" in text
+    result["refresh_12th"].update(maaned="2020-12", med_yr=True)
+    assert "ingen YR" not in format_endtoend(result)
