@@ -108,7 +108,7 @@ def yr_sources(wh, months: list[str]) -> dict[str, month_sources.Sources]:
     out: dict[str, month_sources.Sources] = {}
     for m in months:
         weeks = week_frame([m])["uge"]
-        lo, hi = weeks.min(), weeks.max()
+        lo, hi = str(weeks.min()), str(weeks.max())
         carriers = [p for p, (fra, til) in spans.items() if not (til < lo or fra > hi)]
         out[m] = {raw_table("ydelse"): sorted(carriers), **carried}
     return out
