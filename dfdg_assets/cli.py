@@ -373,7 +373,8 @@ def _add_bench(sub: Subparsers) -> None:
         "--ende-til-ende",
         action="store_true",
         help="the monthly operation end to end: generate, load the history, the monthly "
-        "refresh, the 12th month against the last, the DuckDB COPY floor, queries",
+        "refresh, the 12th month against the last, the DuckDB COPY floor, queries, one "
+        "delivery carrying all history",
     )
     b.set_defaults(func=cmd_bench)
     _one_line_errors(b)

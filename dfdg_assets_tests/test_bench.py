@@ -247,6 +247,11 @@ def test_endtoend_bench_runs_the_whole_operation(tmp_path):
     assert r["raw_ingest_over_floor"] > 0 and "rå indlæsning" in res.stdout
     queries = ("readme_dfdg", "readme_ydelsesaktivitet", "alle_kommuner_maaned")
     assert all(r["queries"][q]["rows"] > 0 for q in queries)
+    # one delivery carrying all 13 months, loaded on a fresh root: every month rolled out
+    whole = r["hele_historikken"]
+    assert whole["deliveries"] == 1 and whole["rollout_months"] >= 13 and not whole["failed"]
+    assert whole["peak_rss_gib"] > 0 and whole["csv_mb"] > 0
+    assert "én levering med hele historikken" in res.stdout
 
 
 def test_endtoend_table_says_when_the_12th_month_is_before_yr():

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
@@ -48,7 +49,7 @@ def csv_bytes(df: pl.DataFrame, name: str, presorted: bool = False) -> bytes:
 def write_delivery(
     folder: Path,
     month: str,
-    frames: dict[str, pl.DataFrame],
+    frames: Mapping[str, pl.DataFrame],
     presorted: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, int], int]:
     """Write the month's files and manifest; returns rows per file and bytes written."""
