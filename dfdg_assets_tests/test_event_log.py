@@ -94,3 +94,60 @@ def test_kept_connections_are_bounded_and_closed_before_a_wipe(tmp_path):
     assert not list((tmp_path / "runs").glob("run-*.db"))
     with storage.run_connection("run-0") as conn:  # opened again on next use
         assert conn.execute(sqlalchemy.text("SELECT count(*) FROM event_logs")).scalar() == 0
+
+
+def _index(root: DataRoot):
+    return root.dagster_home / "history" / "runs" / "index.db"
+
+
+@pytest.mark.parametrize("left", ["empty file", "tables without revision"])
+def test_an_index_a_killed_process_left_unfinished_is_initialised(tmp_path, left):
+    """A process killed while Dagster created the index database left the file without its
+    tables (or with them, before their alembic revision was committed). Dagster initialises the
+    index only when the file is missing, so the next load failed on the dynamic partitions
+    table; the instance opened again now finishes the index, as a new one is made."""
+    root = DataRoot.of(tmp_path / "rod")
+    index = _index(root)
+    index.parent.mkdir(parents=True)
+    if left == "empty file":
+        index.touch()
+    else:
+        from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
+
+        engine = sqlalchemy.create_engine(f"sqlite:///{index}")
+        SqlEventLogStorageMetadata.create_all(engine)
+        engine.dispose()
+    instance = open_instance(root)
+    assert instance.event_log_storage.has_table("dynamic_partitions")
+    instance.add_dynamic_partitions("maaned", ["2020-01"])
+    assert instance.get_dynamic_partitions("maaned") == ["2020-01"]
+    _materialize(instance)
+    fresh = open_instance(DataRoot.of(tmp_path / "ny"))
+    _materialize(fresh)
+    for inst in (instance, fresh):  # the same revision and secondary indexes as a new index
+        storage = inst.event_log_storage
+        with storage.index_connection() as conn:
+            revision = conn.execute(sqlalchemy.text("SELECT * FROM alembic_version")).all()
+            marks = conn.execute(
+                sqlalchemy.text("SELECT name FROM secondary_indexes ORDER BY 1")
+            ).all()
+        assert revision and marks
+        if inst is instance:
+            got = (revision, marks)
+        else:
+            assert got == (revision, marks)
+
+
+def test_an_index_with_events_but_no_revision_is_left_to_dagster(tmp_path):
+    """An index holding events without a revision is an older Dagster's: not stamped here."""
+    root = DataRoot.of(tmp_path / "rod")
+    instance = open_instance(root)
+    _materialize(instance)
+    instance.dispose()
+    engine = sqlalchemy.create_engine(f"sqlite:///{_index(root)}")
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("DELETE FROM alembic_version"))
+    KeptSqliteEventLogStorage(str(_index(root).parent))
+    with engine.connect() as conn:
+        assert conn.execute(sqlalchemy.text("SELECT * FROM alembic_version")).all() == []
+    engine.dispose()

@@ -25,12 +25,15 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from dagster._core.storage.event_log.sqlite import sqlite_event_log
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
+from dagster._core.storage.sql import check_alembic_revision, get_alembic_config
 from dagster._serdes import ConfigurableClassData
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
@@ -47,6 +50,40 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._tables: set[str] = set()
         super().__init__(base_dir, inst_data)
+        self._finish_index()
+
+    def _finish_index(self) -> None:
+        """Initialise an index database that a killed process left unfinished.
+
+        Dagster initialises the index only when its file does not exist. A process killed after
+        SQLite created the file, but before the tables and their alembic revision were
+        committed, left a file that the next process never initialises: its first look for the
+        dynamic partitions table then fails ("run `dagster instance migrate`"). An index without
+        its revision holds no events (they are written after it), so it is initialised as a new
+        one is: the tables, the revision at head, the secondary indexes marked as built."""
+        engine = create_engine(
+            self.conn_string_for_shard(INDEX_SHARD_NAME),
+            poolclass=NullPool,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+        )
+        try:
+            with engine.connect() as conn:
+                revision, _head = check_alembic_revision(
+                    get_alembic_config(sqlite_event_log.__file__), conn
+                )
+                if revision:
+                    return
+                # events without a revision: a database of an older Dagster, not ours to stamp
+                if (
+                    engine.dialect.has_table(conn, "event_logs")
+                    and conn.execute(text("SELECT 1 FROM event_logs LIMIT 1")).first()
+                ):
+                    return
+            self._initdb(engine)  # not as the index shard: the revision stamped is head
+        finally:
+            engine.dispose()
+        self.reindex_events()
+        self.reindex_assets()
 
     @classmethod
     def from_config_value(  # type: ignore[override]
