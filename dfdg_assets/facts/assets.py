@@ -74,8 +74,7 @@ def keep_months(context, data_root: DataRootResource, table: str, months, cols, 
         df = data_root.warehouse.read(table, [m], schema=needed)
         checks.add(df, m)
         month_metadata(context, m, {"dagster/row_count": df.height, "uaendret": True})
-    if months:
-        context.log.info(f"{len(months)} måneder uændrede siden sidst (ikke skrevet igen)")
+    context.log.info(f"{len(months)} måneder uændrede siden sidst (ikke skrevet igen)")
 
 
 def _rollout_asset(name: str, deps: list[str], build, schema, cols, group: str):
