@@ -144,10 +144,12 @@ def test_rollout_keeps_unchanged_months_and_rebuilds_changed_ones(
         assert meta["uaendret"].value is True, m
 
 
-def test_a_roll_out_keeps_the_weekly_facts_its_debt_leaves_unchanged(generated_loaded, tmp_path):
-    """The roll-out debt says from which month each record group's weekly facts change: earlier
-    months of those facts stand as built (checked, not written again), later ones are built; a
-    run without that debt (a backfill from the UI) builds every month."""
+DEBT_MONTHS = ["2019-12", "2020-01", "2020-02"]
+
+
+def _root_owing(generated_loaded, tmp_path, debt_id: str, groups: dict[str, str]):
+    """A copy of the loaded sample owing a roll-out of DEBT_MONTHS, each record group's weekly
+    facts changing from the month in `groups` (cp -a keeps partitions linked to versions)."""
     from dfdg_assets.storage.warehouse import ROLLOUT_DEBT, _write_json_atomic
 
     subprocess.run(
@@ -155,12 +157,30 @@ def test_a_roll_out_keeps_the_weekly_facts_its_debt_leaves_unchanged(generated_l
     )
     root = DataRoot.of(tmp_path / "data")
     wh = Warehouse(root.warehouse)
-    months = ["2019-12", "2020-01", "2020-02"]
-    groups = {"visitation": "2020-02", "aktivitet": "2019-12", "samtale": "2020-01"}
     _write_json_atomic(
         wh.path / ROLLOUT_DEBT,
-        {"fra": months[0], "til": months[-1], "id": "gaeld1", "fra_pr_gruppe": groups},
+        {"fra": DEBT_MONTHS[0], "til": DEBT_MONTHS[-1], "id": debt_id, "fra_pr_gruppe": groups},
     )
+    return root, wh
+
+
+def _run_metadata(instance, asset: str, run_id: str) -> dict:
+    """Month -> the metadata of the asset's materialization of that month in the run."""
+    latest = {}
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=100)
+    for r in sorted(records.records, key=lambda r: r.storage_id):
+        if r.run_id == run_id:
+            latest[r.asset_materialization.partition[:7]] = r.asset_materialization.metadata
+    return latest
+
+
+def test_a_roll_out_keeps_the_weekly_facts_its_debt_leaves_unchanged(generated_loaded, tmp_path):
+    """The roll-out debt says from which month each record group's weekly facts change: earlier
+    months of those facts stand as built (checked, not written again), later ones are built; a
+    run without that debt (a backfill from the UI) builds every month."""
+    months = DEBT_MONTHS
+    groups = {"visitation": "2020-02", "aktivitet": "2019-12", "samtale": "2020-01"}
+    root, wh = _root_owing(generated_loaded, tmp_path, "gaeld1", groups)
     facts = {
         "fct_visitation_uge": "visitation",
         "fct_aktivitet_uge": "aktivitet",
@@ -181,11 +201,7 @@ def test_a_roll_out_keeps_the_weekly_facts_its_debt_leaves_unchanged(generated_l
             kept = m < groups[group]
             assert (wh.current_version(table, m) == version) == kept, (table, m)
     # every month of the run has its materialization (kept ones say so) and its key check
-    latest = {}
-    records = instance.fetch_materializations(dg.AssetKey("fct_visitation_uge"), limit=100)
-    for r in sorted(records.records, key=lambda r: r.storage_id):
-        if r.run_id == outcome.run_id:
-            latest[r.asset_materialization.partition[:7]] = r.asset_materialization.metadata
+    latest = _run_metadata(instance, "fct_visitation_uge", outcome.run_id)
     assert sorted(latest) == months
     assert [bool(latest[m].get("uaendret")) for m in months] == [True, True, False]
     assert (
@@ -400,26 +416,15 @@ def test_yr_rows_read_from_the_carriers_equal_r3_over_every_version(generated_lo
 def test_a_kept_month_is_still_checked_on_its_key_columns(generated_loaded, tmp_path):
     """A kept month is read for its checks with only the columns they use, and a broken key
     in it still fails its check in the run that keeps it."""
-    from dfdg_assets.storage.warehouse import ROLLOUT_DEBT, _write_json_atomic
-
-    subprocess.run(
-        ["cp", "-a", str(generated_loaded.root.root), str(tmp_path / "data")], check=True
-    )
-    root = DataRoot.of(tmp_path / "data")
-    wh = Warehouse(root.warehouse)
-    months = ["2019-12", "2020-01", "2020-02"]
     groups = {"visitation": "2020-02", "aktivitet": "2020-02", "samtale": "2020-02"}
-    _write_json_atomic(
-        wh.path / ROLLOUT_DEBT,
-        {"fra": months[0], "til": months[-1], "id": "gaeld2", "fra_pr_gruppe": groups},
-    )
+    root, wh = _root_owing(generated_loaded, tmp_path, "gaeld2", groups)
     broken = wh.read("fct_aktivitet_uge", ["2020-01"])
     assert broken.height
     wh.write("fct_aktivitet_uge", pl.concat([broken, broken.head(3)]), "2020-01")
     version = wh.current_version("fct_aktivitet_uge", "2020-01")
 
     instance = open_instance(root)
-    tags = RolloutPlan(months[0], months[-1], "gaeld2").tags
+    tags = RolloutPlan(DEBT_MONTHS[0], DEBT_MONTHS[-1], "gaeld2").tags
     outcome = run_job(instance, ROLLOUT_JOB, _run_config(root), tags)
     assert wh.current_version("fct_aktivitet_uge", "2020-01") == version  # kept, not rebuilt
     check = dg.AssetCheckKey(dg.AssetKey("fct_aktivitet_uge"), "noegle_unik")
@@ -430,9 +435,5 @@ def test_a_kept_month_is_still_checked_on_its_key_columns(generated_loaded, tmp_
     }
     assert verdicts["2020-01"] == "FAILED", verdicts
     assert verdicts["2019-12"] == "SUCCEEDED", verdicts
-    latest = {}
-    records = instance.fetch_materializations(dg.AssetKey("fct_aktivitet_uge"), limit=100)
-    for r in sorted(records.records, key=lambda r: r.storage_id):
-        if r.run_id == outcome.run_id:
-            latest[r.asset_materialization.partition[:7]] = r.asset_materialization.metadata
+    latest = _run_metadata(instance, "fct_aktivitet_uge", outcome.run_id)
     assert latest["2020-01"]["dagster/row_count"].value == broken.height + 3
