@@ -47,21 +47,31 @@ class _Files(Mapping[str, pl.DataFrame]):
 
     def __init__(self, inbox: Path, months: Sequence[str]):
         self.inbox, self.months = inbox, list(months)
+        self._conversations: pl.DataFrame | None = None  # (samtale_id, delivery) kept
+
+    def _latest(self, name: str) -> pl.DataFrame:
+        return _latest(_scan(self.inbox, self.months, name), _KEYS[name]).collect()
 
     def __getitem__(self, name: str) -> pl.DataFrame:
         spec = FILES_BY_NAME[name]
         if spec.snapshot:
-            rows = _scan(self.inbox, self.months[-1:], name)
+            rows = _scan(self.inbox, self.months[-1:], name).collect()
         elif name in _KEYS:
-            rows = _latest(_scan(self.inbox, self.months, name), _KEYS[name])
+            rows = self._latest(name)
+            if name == "samtale":  # its participants are chosen by these deliveries
+                self._conversations = rows.select("samtale_id", _MONTH)
         elif name == "samtale_deltager":  # as the delivery of the conversation's latest version
-            held = _latest(_scan(self.inbox, self.months, "samtale"), _KEYS["samtale"])
-            rows = _scan(self.inbox, self.months, name).join(
-                held.select("samtale_id", _MONTH), on=["samtale_id", _MONTH], how="semi"
+            held = self._conversations
+            if held is None:
+                held = self._latest("samtale").select("samtale_id", _MONTH)
+            rows = (
+                _scan(self.inbox, self.months, name)
+                .join(held.lazy(), on=["samtale_id", _MONTH], how="semi")
+                .collect()
             )
         else:
             raise KeyError(name)
-        return rows.drop(_MONTH).collect()
+        return rows.drop(_MONTH)
 
     def __iter__(self) -> Iterator[str]:
         return iter(FILES_BY_NAME)
