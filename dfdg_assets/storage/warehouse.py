@@ -103,6 +103,11 @@ def _group_debt(entries: Mapping[str, dict], debt: dict) -> dict[str, str]:
     return out
 
 
+def _linked(versions: Iterable[Path], ino: int) -> Path | None:
+    """The first of `versions` that is the file with inode `ino` (a partition's current name)."""
+    return next((v for v in versions if v.stat().st_ino == ino), None)
+
+
 class Warehouse:
     """Reads and writes the Parquet partitions of the warehouse under one folder."""
 
@@ -223,10 +228,7 @@ class Warehouse:
             ino = f.stat().st_ino
         except FileNotFoundError:
             return None
-        for v in self._versions(table, partition):
-            if v.stat().st_ino == ino:
-                return v
-        return None
+        return _linked(self._versions(table, partition), ino)
 
     def current_versions(self, table: str) -> dict[str, Path | None]:
         """`current_version` of every stored partition of `table`, from one listing of its
@@ -246,9 +248,7 @@ class Warehouse:
                 ino = self.partition_file(table, part).stat().st_ino
             except FileNotFoundError:
                 continue
-            out[part] = next(
-                (v for v in sorted(by_stem.get(part, [])) if v.stat().st_ino == ino), None
-            )
+            out[part] = _linked(sorted(by_stem.get(part, [])), ino)
         return out
 
     def collect_old_versions(self, grace_seconds: float = GRACE_SECONDS) -> int:
