@@ -193,6 +193,7 @@ def test_endtoend_reads_the_loaders_own_lines():
         "deliveries": 3,
         "rollout_s": 30.5,
         "rollout_months": 12,
+        "rollout_range": "2020-01..2020-12",
         "failed": False,
     }
     assert _loader_figures("[1/1] 2020-10 AFVIST: fejl")["failed"] is True
@@ -243,8 +244,11 @@ def test_endtoend_bench_runs_the_whole_operation(tmp_path):
     assert r["refresh_12th"]["maaned"] == "2020-11" and r["refresh_12th"]["med_yr"]
     assert "ingen YR" not in res.stdout
     assert r["refresh_ratio"] > 0 and r["copy_floor"]["wall_s"] > 0
+    assert r["refresh_last"]["fact_rows"] > 0 and r["refresh_12th"]["csv_bytes"] > 0
+    assert r["refresh_ratio_per_work"]["rollout_per_row"] > 0 and "pr. arbejde" in res.stdout
     assert r["refresh_last"]["ingest_steps_s"]["raw_levering"] > 0
     assert r["raw_ingest_over_floor"] > 0 and "rå indlæsning" in res.stdout
+    assert r["copy_floor_12th"]["wall_s"] > 0 and "gulv (DuckDB COPY)" in res.stdout
     queries = ("readme_dfdg", "readme_ydelsesaktivitet", "alle_kommuner_maaned")
     assert all(r["queries"][q]["rows"] > 0 for q in queries)
     # one delivery carrying all 13 months, loaded on a fresh root: every month rolled out
@@ -252,6 +256,38 @@ def test_endtoend_bench_runs_the_whole_operation(tmp_path):
     assert whole["deliveries"] == 1 and whole["rollout_months"] >= 13 and not whole["failed"]
     assert whole["peak_rss_gib"] > 0 and whole["csv_mb"] > 0
     assert "én levering med hele historikken" in res.stdout
+
+
+def test_refresh_work_counts_the_rolled_out_fact_rows(worked_loaded):
+    """The work of a refresh: its delivery's CSV and the fact and bridge rows of the months it
+    rolled out, counted from the footers, equal to the rows DuckDB reads."""
+    import duckdb
+
+    from dfdg_assets.core.weeks import months_between
+    from dfdg_assets.perf.endtoend import per_work, refresh_work
+
+    root = worked_loaded.root.root
+    months = sorted(p.name for p in (root / "inbox").iterdir() if p.is_dir())
+    wh = root / "warehouse"
+    first, last = months[0], months[-1]
+    expected = sum(
+        duckdb.sql(f"SELECT count(*) FROM '{f}'").fetchall()[0][0]
+        for d in wh.iterdir()
+        if d.name.startswith(("fct_", "bdg_"))
+        for m in months_between(first, last)
+        if (f := d / f"{m}.parquet").is_file()
+    )
+    assert expected > 0
+    work = refresh_work(root, last, f"{first}..{last}")
+    assert work["fact_rows"] == expected
+    csv = sum(f.stat().st_size for f in (root / "inbox" / last).glob("*.csv"))
+    assert work["csv_bytes"] == csv > 0
+    assert refresh_work(root, last, None)["fact_rows"] == 0  # nothing rolled out
+    assert refresh_work(root, last, f"{last}..{last}")["fact_rows"] < expected
+    # twice the cost for twice the work is 1.0x per unit; the same work at twice the cost is 2x
+    a = {"ingest_s": 2.0, "csv_bytes": 200, "rollout_s": 20.0, "fact_rows": 60}
+    b = {"ingest_s": 1.0, "csv_bytes": 100, "rollout_s": 10.0, "fact_rows": 60}
+    assert per_work(a, b) == {"ingest_per_mb": 1.0, "rollout_per_row": 2.0}
 
 
 def test_endtoend_table_says_when_the_12th_month_is_before_yr():
@@ -277,3 +313,12 @@ def test_endtoend_table_says_when_the_12th_month_is_before_yr():
     assert "--fra 2020-01" in text
     result["refresh_12th"].update(maaned="2020-12", med_yr=True)
     assert "ingen YR" not in format_endtoend(result)
+    assert "pr. arbejde" not in format_endtoend(result)  # no work figures, no line
+    result["refresh_last"].update(csv_bytes=190e6, fact_rows=60.3e6)
+    result["refresh_12th"].update(csv_bytes=136e6, fact_rows=26.2e6)
+    result["refresh_ratio_per_work"] = {"ingest_per_mb": 1.01, "rollout_per_row": 0.86}
+    result["copy_floor_12th"] = {"wall_s": 0.8, "peak_rss_gib": 0.1, "csv_mb": 0.5}
+    text = format_endtoend(result)
+    assert "gulv (DuckDB COPY) 1.00 / 0.80 s (1.25×)" in text
+    assert "levering 190 / 136 MB (1.40×), faktarækker udrullet 60.3 / 26.2 mio. (2.30×)" in text
+    assert "indlæsning pr. MB 1.01×, udrulning pr. faktarække 0.86×" in text
