@@ -15,7 +15,7 @@ read by a small interpreter between the bench and the process; see `measure`):
    floor as well as the whole ingest run) from the data root's Dagster instance.
 5. The 12th month against the last: a second data root loads `fra..fra+10`, then the 12th month
    as a refresh; `refresh_ratio` = refresh of the last month / refresh of the 12th. Beside it,
-   each refresh's work (`refresh_work`: the delivery's MB, the fact rows of the months it rolled
+   each refresh's work (`refresh_work`: the delivery's bytes, the fact rows of the months it rolled
    out) and the ratio per unit of that work (`refresh_ratio_per_work`), since later months of a
    synthetic history are larger and correct further back.
 6. Queries as whole processes (best of 3): the README's `dfdg query dfdg` (the largest
@@ -117,21 +117,24 @@ def _loader_figures(output: str) -> dict[str, Any]:
 
 def refresh_work(root: Path, month: str, rollout_range: str | None) -> dict[str, Any]:
     """What one refresh had to do: the delivery's CSV (bytes) and the fact and bridge rows of the
-    months it rolled out, as they stand after it, read from the Parquet
-    footers. The refresh's cost divided by these is its cost per unit of work."""
+    months it rolled out, as they stand after it, read from the Parquet footers. The refresh's
+    cost divided by these is its cost per unit of work."""
     import duckdb
 
-    csv_bytes = sum(f.stat().st_size for f in (root / "inbox" / month).glob("*.csv"))
+    from dfdg_assets.core.settings import DataRoot
+    from dfdg_assets.storage.warehouse import Warehouse
+
+    data_root = DataRoot.of(root)
+    csv_bytes = sum(f.stat().st_size for f in (data_root.inbox / month).glob("*.csv"))
     files: list[str] = []
     if rollout_range:
-        first, last = rollout_range.split("..")
-        wh = root / "warehouse"
-        tables = sorted(d for d in wh.iterdir() if d.name.startswith(("fct_", "bdg_")))
+        wh = Warehouse(data_root.warehouse)
         files = [
-            str(f)
-            for d in tables
-            for m in months_between(first, last)
-            if (f := d / f"{m}.parquet").is_file()
+            str(wh.partition_file(t, m))
+            for t in wh.tables()
+            if t.startswith(("fct_", "bdg_"))
+            for m in months_between(*rollout_range.split(".."))
+            if wh.has(t, m)
         ]
     rows = 0
     if files:
@@ -145,7 +148,7 @@ def refresh_work(root: Path, month: str, rollout_range: str | None) -> dict[str,
 
 
 def per_work(last: dict[str, Any], twelfth: dict[str, Any]) -> dict[str, float]:
-    """The last month's refresh against the 12th per unit of work: ingest per delivered MB,
+    """The last month's refresh against the 12th per unit of work: ingest per delivered byte,
     roll-out per fact row rewritten. 1.0 means the cost follows the work exactly; above it, the
     same work costs more later in the history."""
 
